@@ -1,0 +1,5 @@
+from .formatting import PackWSSSInputs
+from .loading import LoadWSSSAnnotations, LoadWSSSImageFromFile
+from .processing import RandomResizeLong
+
+__all__ = ['PackWSSSInputs', 'LoadWSSSAnnotations', 'LoadWSSSImageFromFile', 'RandomResizeLong']

@@ -1,0 +1,3 @@
+from .cam_metric import CAMMetric
+
+__all__ = ['CAMMetric']

@@ -1,0 +1,3 @@
+from .efficientnet_lite import EfficientNetLite, MBConvLite
+
+__all__ = ['EfficientNetLite', 'MBConvLite']

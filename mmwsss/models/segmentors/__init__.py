@@ -1,0 +1,7 @@
+from .cam_classifier import CAMClassifier, CAMPredictMixin, build_cam_cfg
+from .single_stage import SingleStageWSSS
+
+__all__ = ['CAMClassifier', 'CAMPredictMixin', 'SingleStageWSSS', 'build_cam_cfg']
+from .center_prior import CenterPriorCAM  # noqa: E402
+
+__all__ += ['CenterPriorCAM']

@@ -1,0 +1,1 @@
+"""Dataset converters (offline tools; import them explicitly, nothing registers here)."""

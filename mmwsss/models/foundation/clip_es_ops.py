@@ -1,0 +1,100 @@
+"""CLIP-ES building blocks: Grad-CAM on CLIP tokens and class-aware attention
+affinity (CAA). Formulas follow the official ``generate_cams_voc12.py::perform``.
+
+Shapes: ``K`` classes, ``h x w`` patch grid, ``N = h * w`` patches.
+"""
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def minmax_scale(cams: Tensor, eps: float = 1e-7) -> Tensor:
+    """Per-map (x - min) / (eps + max(x - min)) over the last two dims
+    (pytorch-grad-cam's ``scale_cam_image``). (..., h, w) -> (..., h, w)."""
+    flat = cams.flatten(-2)
+    flat = flat - flat.min(-1, keepdim=True)[0]
+    flat = flat / (eps + flat.max(-1, keepdim=True)[0])
+    return flat.view_as(cams)
+
+
+def grad_cam(activations: Tensor, grads: Tensor, grid: Sequence[int]) -> Tensor:
+    """Grad-CAM on patch tokens: ReLU(sum_d mean_n(dp/dA_nd) * A_nd).
+
+    Args:
+        activations: (N, D) patch tokens of the target layer (CLS removed).
+        grads: (K, N, D) gradients of each of K class scores w.r.t. them.
+        grid: (h, w) with h * w = N.
+    Returns:
+        (K, h, w) non-negative, un-normalised CAMs.
+    """
+    weights = grads.mean(1)  # (K, D): channel weights = spatially averaged gradients
+    cams = torch.einsum('kd,nd->kn', weights, activations).clamp(min=0)
+    return cams.view(-1, *grid)
+
+
+def cam_box_mask(cams: Tensor, threshold: float) -> Tensor:
+    """Box mask of CLIP-ES's ``scoremap2bbox(multi_contour_eval=True)``.
+
+    The map is quantised to uint8 (x * 255, truncated), thresholded strictly above
+    ``int(threshold * max)``; every contour's bounding rect ``(x, y, x + w, y + h)``,
+    clipped to ``(W - 1, H - 1)``, is filled as ``mask[y0:y1, x0:x1] = 1`` (so the
+    clipped last row/column is never inside a box, as in the official code).
+
+    Args:
+        cams: (K, h, w) maps in [0, 1].
+        threshold: relative threshold (0.4 for VOC, 0.7 for COCO).
+    Returns:
+        (K, h, w) float {0, 1} mask.
+    """
+    maps = (cams.detach().float().cpu().numpy() * 255).astype(np.uint8)
+    height, width = maps.shape[1:]
+    masks = np.zeros(maps.shape, np.float32)
+    for k, score in enumerate(maps):
+        _, binary = cv2.threshold(score, int(threshold * score.max()), 255,
+                                  cv2.THRESH_BINARY)
+        contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[-2]
+        for contour in contours:
+            x, y, w, h = cv2.boundingRect(contour)
+            masks[k, y:min(y + h, height - 1), x:min(x + w, width - 1)] = 1
+    return torch.from_numpy(masks).to(cams.device)
+
+
+def sinkhorn_affinity(attn: Tensor, n_iters: int = 3, n_power: int = 1) -> Tensor:
+    """Transition matrix of CAA from a patch-to-patch attention map.
+
+    Alternating column / row normalisation ``n_iters`` times, symmetrised
+    ``(T + T^T) / 2``, then multiplied by itself ``n_power`` times (T <- T @ T).
+
+    Args:
+        attn: (N, N) non-negative attention (rows: queries).
+    Returns:
+        (N, N) transition matrix.
+    """
+    trans = attn.float()
+    for _ in range(n_iters):
+        trans = trans / trans.sum(0, keepdim=True)
+        trans = trans / trans.sum(1, keepdim=True)
+    trans = (trans + trans.t()) / 2
+    for _ in range(n_power):
+        trans = trans @ trans
+    return trans
+
+
+def caa_refine(cams: Tensor, trans: Tensor, box_mask: Tensor) -> Tensor:
+    """Class-aware affinity refinement: ``(T * mask_row) @ cam`` per class.
+
+    The box mask zeroes the *columns* of T, i.e. only patches inside the class's boxes
+    propagate score. (T * m[None, :]) @ c == T @ (m * c).
+
+    Args:
+        cams: (K, h, w) Grad-CAMs in [0, 1].
+        trans: (N, N) transition matrix.
+        box_mask: (K, h, w) {0, 1}.
+    Returns:
+        (K, h, w) refined, un-normalised maps.
+    """
+    src = (cams * box_mask).flatten(1)  # (K, N)
+    return (src @ trans.t()).view_as(cams)

@@ -1,0 +1,3 @@
+from .cam_label_source import CAMLabelSource
+
+__all__ = ['CAMLabelSource']

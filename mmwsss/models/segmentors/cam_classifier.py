@@ -1,0 +1,124 @@
+"""A CAM classifier as an mmseg segmentor: trains on image labels, predicts CAMs."""
+from typing import List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.utils import OptSampleList, SampleList
+from torch import Tensor
+
+from mmwsss.registry import MODELS
+from mmwsss.structures import WSSSDataSample
+from ..heads.cam_head import stack_img_labels
+from ..utils.cam import cam_to_label, normalize_cams
+from ..utils.cam_inference import CAM_PRESETS, multi_scale_cams
+
+DEFAULT_CAM_CFG = dict(CAM_PRESETS['irn'], bg_thr=0.15, ignore_band=None)
+
+
+class CAMPredictMixin:
+    """Multi-scale CAM prediction for any segmentor exposing ``cam_head``.
+
+    Needs ``self.cam_head`` (a :class:`CAMHead`), ``self.extract_feat`` and
+    ``self.cam_cfg`` (built by :func:`build_cam_cfg`).
+    """
+
+    cam_cfg: dict
+
+    @property
+    def cam_head(self):  # pragma: no cover - provided by the segmentor
+        raise NotImplementedError
+
+    def cam_fn(self, inputs: Tensor) -> Tensor:
+        """Raw CAMs (N, C, h, w) of normalised images (N, 3, H, W)."""
+        return self.cam_head.forward_cam(self.extract_feat(inputs))
+
+    @torch.no_grad()
+    def predict_cams(self, inputs: Tensor, data_samples: OptSampleList = None) -> List[Tensor]:
+        """Per image (C, H_ori, W_ori) CAMs in [0, 1], masked by image labels."""
+        cfg = self.cam_cfg
+        keys = ('scales', 'flip', 'flip_merge', 'scale_merge', 'relu_first', 'align_corners')
+        raw = multi_scale_cams(self.cam_fn, inputs, norm='none',
+                               **{k: cfg[k] for k in keys if k in cfg})
+        labels = None
+        if data_samples is not None and cfg.get('use_img_labels', True):
+            labels = stack_img_labels(data_samples, self.cam_head.num_classes, raw.device)
+        outputs = []
+        for i in range(raw.shape[0]):
+            meta = data_samples[i].metainfo if data_samples is not None else {}
+            cam = raw[i:i + 1]
+            h, w = meta.get('img_shape', cam.shape[-2:])[:2]
+            cam = cam[..., :h, :w]  # strip the batch padding
+            if meta.get('flip', False):
+                cam = cam.flip(-1 if meta.get('flip_direction') == 'horizontal' else -2)
+            ori = meta.get('ori_shape', (h, w))[:2]
+            if tuple(ori) != (h, w):
+                cam = F.interpolate(cam, size=ori, mode='bilinear',
+                                    align_corners=cfg.get('align_corners', False))
+            cam = normalize_cams(cam, cfg.get('norm', 'max'))
+            if labels is not None:
+                cam = cam * labels[i, :, None, None]
+            outputs.append(cam[0])
+        return outputs
+
+    def predict_cam_samples(self, inputs: Tensor,
+                            data_samples: OptSampleList = None) -> SampleList:
+        """Data samples with ``cams`` and ``pred_sem_seg`` = cam_to_label(cams)."""
+        cams = self.predict_cams(inputs, data_samples)
+        if data_samples is None:
+            data_samples = [WSSSDataSample() for _ in cams]
+        for sample, cam in zip(data_samples, cams):
+            label = cam_to_label(cam[None], None, bg_thr=self.cam_cfg['bg_thr'],
+                                 ignore_band=self.cam_cfg.get('ignore_band'))
+            sample.set_data({'cams': PixelData(data=cam),
+                             'pred_sem_seg': PixelData(data=label)})
+        return data_samples
+
+
+def build_cam_cfg(user: Optional[dict]) -> dict:
+    """IRN defaults, then an optional ``preset``, then the user's keys."""
+    cfg = dict(DEFAULT_CAM_CFG)
+    user = dict(user or {})
+    if 'preset' in user:
+        cfg.update(CAM_PRESETS[user.pop('preset')])
+    cfg.update(user)
+    return cfg
+
+
+@MODELS.register_module()
+class CAMClassifier(CAMPredictMixin, EncoderDecoder):
+    """Backbone (+ neck) + :class:`CAMHead` as ``decode_head``.
+
+    ``loss`` trains the multi-label classifier from ``gt_img_label``; ``predict``
+    returns, per image, ``cams`` (PixelData (C, H, W) in [0, 1] at ``ori_shape``,
+    masked by the image labels) and ``pred_sem_seg`` = cam_to_label(cams, bg_thr),
+    so mmseg's tools/test.py and evaluators work on it unchanged.
+
+    ``test_cfg`` keys (defaults: IRN's recipe, ``CAM_PRESETS['irn']``):
+        preset: 'irn' | 'toco' to start from a preset;
+        scales, flip, flip_merge, scale_merge, relu_first, norm, align_corners:
+            see :func:`multi_scale_cams`;
+        bg_thr, ignore_band: see :func:`cam_to_label`;
+        use_img_labels: mask CAMs with the image labels (default True; the
+            WSSS seed protocol). Without labels all classes are kept.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.cam_cfg = build_cam_cfg(self.test_cfg)
+
+    @property
+    def cam_head(self):
+        return self.decode_head
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        x = self.extract_feat(inputs)
+        return self.decode_head.loss(x, data_samples, self.train_cfg)
+
+    def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Tensor:
+        """Image logits (B, C): the 'tensor' mode (flops counting, export)."""
+        return self.decode_head.forward(self.extract_feat(inputs))
+
+    def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
+        return self.predict_cam_samples(inputs, data_samples)
