@@ -34,6 +34,7 @@ import mmwsss  # noqa: F401
 from mmwsss.registry import DATASETS, MODELS
 from mmwsss.models.heads.cam_head import stack_img_labels
 from mmwsss.models.refiners import RefineChain
+from mmwsss.utils.dist_compat import setup_cpu_distributed
 from mmwsss.utils.io import atomic_save_npz, atomic_write_png, image_stem
 
 
@@ -94,6 +95,7 @@ def main(argv=None) -> dict:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if args.launcher != 'none':
+        setup_cpu_distributed(cfg)
         init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))
     init_default_scope(cfg.get('default_scope', 'mmwsss'))
     rank, world_size = get_dist_info()

@@ -7,10 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 PIP="$PY -m pip"
+C="-c requirements/constraints.txt"
 
-$PIP install -r requirements/build.txt
-$PIP install -r requirements/torch.txt
-$PIP install -r requirements/runtime.txt
+$PIP install $C -r requirements/build.txt
+$PIP install $C -r requirements/torch.txt
+$PIP install $C -r requirements/runtime.txt
 
 mmcv_ok() {
   # The cached wheel does not record the torch it was built against: check the ops load.
@@ -26,16 +27,16 @@ if mmcv_ok; then
   echo "[install] mmcv 2.1.0 with ops already works against torch $($PY -c 'import torch;print(torch.__version__)')"
 else
   export MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)}
-  $PIP install --no-build-isolation mmcv==2.1.0 || true
+  $PIP install $C --no-build-isolation mmcv==2.1.0 || true
   if ! mmcv_ok; then
     echo "[install] cached mmcv wheel does not import against this torch: rebuilding from source"
     $PIP uninstall -y mmcv || true
-    $PIP install --no-build-isolation --no-cache-dir mmcv==2.1.0
+    $PIP install $C --no-build-isolation --no-cache-dir mmcv==2.1.0
     # Re-add the freshly built wheel to pip's cache for the next machine of this kind.
     mmcv_ok || { echo "[install] mmcv ops still fail to import" >&2; exit 1; }
   fi
 fi
 
-$PIP install -r requirements/mminstall.txt -r requirements/optional.txt -r requirements/tests.txt
+$PIP install $C -r requirements/mminstall.txt -r requirements/optional.txt -r requirements/tests.txt
 $PIP install --no-build-isolation --no-deps -e .
 $PY -c "import mmwsss, mmseg, mmpretrain, mmcv.ops; print('[install] mmwsss', mmwsss.__version__, 'ready')"

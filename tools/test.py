@@ -12,6 +12,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmwsss  # noqa: F401
+from mmwsss.utils.dist_compat import setup_cpu_distributed
 
 
 def parse_args():
@@ -38,6 +39,8 @@ def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
+    if args.launcher != 'none':
+        setup_cpu_distributed(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:

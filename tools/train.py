@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmwsss  # noqa: F401  (version checks, checkpoint allow-list)
+from mmwsss.utils.dist_compat import setup_cpu_distributed
 
 
 def parse_args():
@@ -38,6 +39,8 @@ def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
+    if args.launcher != 'none':
+        setup_cpu_distributed(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 

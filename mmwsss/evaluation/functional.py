@@ -33,20 +33,20 @@ DEFAULT_THRESHOLDS: Tuple[float, ...] = tuple(
     float(t) for t in np.round(np.arange(0.05, 0.955, 0.01), 2))
 
 
-def _to_long_tensor(x: ArrayLike, name: str) -> Tensor:
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(np.ascontiguousarray(x))
-    if not isinstance(x, Tensor):
+def _to_int_array(x: ArrayLike, name: str) -> np.ndarray:
+    if isinstance(x, Tensor):
+        x = x.detach().cpu().numpy()
+    if not isinstance(x, np.ndarray):
         raise TypeError(f'{name} must be a numpy array or a tensor, got {type(x).__name__}')
-    if x.is_floating_point():
+    if not (np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_):
         raise TypeError(f'{name} must hold integer class indices, got {x.dtype}')
-    return x.long()
+    return x.astype(np.int64, copy=False)
 
 
-def _check_range(x: Tensor, num_classes: int, ignore_index: int, what: str) -> None:
+def _check_range(x: ArrayLike, num_classes: int, ignore_index: int, what: str) -> None:
     bad = (x != ignore_index) & ((x < 0) | (x >= num_classes))
     if bad.any():
-        values = torch.unique(x[bad]).tolist()
+        values = (torch.unique(x[bad]) if isinstance(x, Tensor) else np.unique(x[bad])).tolist()
         raise ValueError(f'{what} has class indices {values[:10]} outside [0, '
                          f'{num_classes - 1}] (ignore index {ignore_index})')
 
@@ -56,7 +56,8 @@ def confusion_matrix(pred: ArrayLike,
                      num_classes: int,
                      ignore_index: int = IGNORE_INDEX,
                      name: str = '') -> np.ndarray:
-    """Confusion matrix of one or more label maps.
+    """Confusion matrix of one or more label maps (computed on the CPU in numpy:
+    label maps are small and torch's per-op overhead dominates at this size).
 
     Args:
         pred: predicted labels, any shape, values in ``0..K-1`` or ``ignore_index``.
@@ -68,8 +69,8 @@ def confusion_matrix(pred: ArrayLike,
         (K, K + 1) int64, rows GT, columns prediction, last column predicted-ignore.
     """
     where = f'{name}: ' if name else ''
-    pred = _to_long_tensor(pred, 'pred')
-    gt = _to_long_tensor(gt, 'gt')
+    pred = _to_int_array(pred, 'pred')
+    gt = _to_int_array(gt, 'gt')
     if pred.shape != gt.shape:
         raise ValueError(f'{where}prediction shape {tuple(pred.shape)} does not match '
                          f'ground-truth shape {tuple(gt.shape)}')
@@ -77,11 +78,10 @@ def confusion_matrix(pred: ArrayLike,
     _check_range(gt, num_classes, ignore_index, f'{where}ground truth')
     valid = gt != ignore_index
     gt, pred = gt[valid], pred[valid]
-    # predicted ignore -> extra column K
-    pred = torch.where(pred == ignore_index, torch.full_like(pred, num_classes), pred)
-    codes = gt * (num_classes + 1) + pred
-    counts = torch.bincount(codes, minlength=num_classes * (num_classes + 1))
-    return counts.reshape(num_classes, num_classes + 1).cpu().numpy().astype(np.int64)
+    pred = np.where(pred == ignore_index, num_classes, pred)  # predicted ignore -> column K
+    counts = np.bincount(gt * (num_classes + 1) + pred,
+                         minlength=num_classes * (num_classes + 1))
+    return counts.reshape(num_classes, num_classes + 1).astype(np.int64, copy=False)
 
 
 def threshold_histogram(cams: Tensor,
@@ -119,7 +119,11 @@ def threshold_histogram(cams: Tensor,
         raise ValueError('cams contain NaN values')
     num_fg = cams.shape[0]
     num_classes = num_fg + 1
-    gt = _to_long_tensor(gt, 'gt').to(cams.device)
+    if isinstance(gt, np.ndarray):
+        gt = torch.from_numpy(np.ascontiguousarray(gt))
+    if gt.is_floating_point():
+        raise TypeError(f'gt must hold integer class indices, got {gt.dtype}')
+    gt = gt.long().to(cams.device)
     _check_range(gt, num_classes, ignore_index, 'ground truth')
     if img_labels is not None:
         if img_labels.shape != (num_fg, ):

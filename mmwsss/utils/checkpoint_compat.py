@@ -34,10 +34,28 @@ def _numpy_globals() -> list:
     return items
 
 
+def _history_buffer_getattr(obj, name: str):
+    """Stand-in for ``builtins.getattr`` inside checkpoints.
+
+    A pickled ``HistoryBuffer`` stores its statistics as bound methods, which
+    pickle writes as ``getattr(HistoryBuffer, 'mean')``. Allowing the real getattr would
+    let a crafted file fetch any attribute of any object it builds; this one only
+    returns a registered statistics method of a HistoryBuffer.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    is_buffer = obj is HistoryBuffer or isinstance(obj, HistoryBuffer)
+    if is_buffer and name in HistoryBuffer._statistics_methods:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({type(obj).__name__}, {name!r}); only '
+        'HistoryBuffer statistics methods are allowed')
+
+
 def mmengine_safe_globals() -> list:
     """The exact list of non-torch globals that mmengine checkpoints need."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    return [HistoryBuffer, *_numpy_globals()]
+    return [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr'),
+            *_numpy_globals()]
 
 
 class UnsafeCheckpointError(RuntimeError):
@@ -71,7 +89,8 @@ def _unsafe_globals(filename: str) -> List[str]:
         names = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
     except Exception:  # not a zip checkpoint: nothing more to report
         return []
-    allowed = {f'{g.__module__}.{g.__qualname__}' for g in mmengine_safe_globals()}
+    allowed = {g[1] if isinstance(g, tuple) else f'{g.__module__}.{g.__qualname__}'
+               for g in mmengine_safe_globals()}
     return [n for n in names if n not in allowed]
 
 

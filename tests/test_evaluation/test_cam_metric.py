@@ -105,6 +105,17 @@ def test_pred_sem_seg_labels():
     assert res['ignore_ratio'] == 16.67  # 1 of 6 pixels
 
 
+def test_source_selects_labels_over_cams():
+    pred = torch.tensor([[0, 1, 255], [2, 1, 0]])
+    both = make_sample(pred=pred)
+    assert run(CAMMetric(bg_thr=0.3), [both])['mIoU'] == 55.56  # auto: cams win
+    assert run(CAMMetric(source='pred_sem_seg'), [both])['mIoU'] == 61.11
+    with pytest.raises(KeyError, match="no 'cams'"):
+        run(CAMMetric(source='cams'), [make_sample(cams=None, pred=pred)])
+    with pytest.raises(ValueError, match='source must be'):
+        CAMMetric(source='labels')
+
+
 def test_nan_class_excluded(tmp_path):
     out = tmp_path / 'cam.json'
     cams = torch.cat([CAMS, torch.zeros(1, 2, 3)])  # class 3 never in GT nor predicted
@@ -145,3 +156,18 @@ def test_errors():
         CAMMetric(thresholds=[0.5, 0.5])
     with pytest.raises(ValueError, match='img_labels'):
         run(CAMMetric(), [make_sample(img_labels=[5])])
+
+
+def test_through_mmengine_evaluator_with_gt_img_label():
+    from mmengine.evaluator import Evaluator
+    sample = make_sample(as_dict=False)
+    sample.gt_img_label = torch.tensor([1., 0.])  # no metainfo img_labels: fallback
+    evaluator = Evaluator([dict(type='mmwsss.CAMMetric', thresholds=[0.1, 0.3],
+                                prefix='cam')])
+    evaluator.dataset_meta = dict(classes=CLASSES)
+    evaluator.process(data_samples=[sample], data_batch={})
+    res = evaluator.evaluate(1)
+    # dog masked; t=0.1: labels [[0,1,1],[1,1]] -> IoU (1, 2/4, 0) -> 50
+    #             t=0.3: labels [[0,1,0],[0,1]] -> IoU (1/3, 1/3, 0) -> 22.22
+    assert res == {'cam/mIoU': 50.0, 'cam/mPrecision': 75.0, 'cam/mRecall': 66.67,
+                   'cam/aAcc': 60.0, 'cam/bg_thr': 0.1}

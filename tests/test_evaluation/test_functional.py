@@ -118,3 +118,16 @@ def test_default_thresholds_and_table():
     scores = segmentation_scores(np.array([[1, 0, 0], [0, 0, 1]]))
     table = format_table(['background', 'cat'], scores)
     assert 'background' in table and '100.00' in table and 'nan' in table
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16, torch.float64])
+def test_sweep_equals_cam_to_label_in_cam_dtype(dtype):
+    # thresholds are compared in the CAM dtype, like cam_to_label's `value <= t`
+    g = torch.Generator().manual_seed(1)
+    cams = ((torch.rand(3, 9, 11, generator=g) * 20).round() / 20).to(dtype)
+    gt = torch.randint(0, 4, (9, 11), generator=g)
+    thresholds = [float(t) for t in np.round(np.arange(0, 1.0001, 0.05), 2)]
+    swept = sweep_confusion(cams, gt, thresholds)
+    for i, t in enumerate(thresholds):
+        label = cam_to_label(cams[None], bg_thr=t)[0]
+        np.testing.assert_array_equal(swept[i], confusion_matrix(label, gt, 4))

@@ -81,3 +81,23 @@ def test_arbitrary_pickled_object_is_refused(tmp_path):
 def test_missing_checkpoint_names_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         safe_torch_load(osp.join(tmp_path, 'nope.pth'))
+
+
+class _Holder:
+    pass
+
+
+def test_getattr_is_restricted_to_history_buffer_statistics(tmp_path):
+    """A pickled getattr(<ndarray>, 'tofile') must not come back as a callable."""
+    import pickle
+
+    import numpy as np
+
+    class _Sneaky:
+        def __reduce__(self):
+            return getattr, (np.zeros(1), 'tofile')
+
+    path = osp.join(tmp_path, 'sneaky.pth')
+    torch.save({'x': _Sneaky()}, path)
+    with pytest.raises((UnsafeCheckpointError, pickle.UnpicklingError), match='getattr'):
+        safe_torch_load(path)

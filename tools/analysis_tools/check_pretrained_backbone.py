@@ -14,6 +14,7 @@ import argparse
 import json
 import os.path as osp
 import sys
+import time
 from collections import defaultdict
 from typing import Dict, List, Sequence, Tuple
 
@@ -121,13 +122,16 @@ def build_classifier(checkpoint: str) -> Tuple[nn.Module, nn.Linear]:
     ``checkpoint`` must come from tools/model_converters/efficientnet_lite.py --keep-head.
     """
     from mmwsss.models.backbones import EfficientNetLite
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'{checkpoint} not found; create it with '
+                                'tools/model_converters/efficientnet_lite.py DST --keep-head')
     ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
     if 'imagenet_head' not in ckpt:
         raise KeyError(f"{checkpoint} has no 'imagenet_head'; convert it with --keep-head")
     backbone = EfficientNetLite(
-        arch=ckpt.get('meta', {}).get('arch', 'lite0'), out_indices=(8, ),
-        init_cfg=dict(type='Pretrained', checkpoint=checkpoint))
-    backbone.init_weights()
+        arch=ckpt.get('meta', {}).get('arch', 'lite0'), out_indices=(8, ), init_cfg=None)
+    # strict: every backbone tensor must come from the file (init_cfg loading is lenient)
+    backbone.load_state_dict(ckpt['state_dict'], strict=True)
     weight, bias = ckpt['imagenet_head']['weight'], ckpt['imagenet_head']['bias']
     fc = nn.Linear(weight.shape[1], weight.shape[0])
     fc.load_state_dict(dict(weight=weight, bias=bias))
@@ -160,6 +164,20 @@ def package_features(batch: torch.Tensor) -> torch.Tensor:
     return ref.eval().extract_features(batch)
 
 
+@torch.no_grad()
+def benchmark(backbone: nn.Module, size: int = 320, repeats: int = 10) -> float:
+    """Median seconds of one forward pass on a (1, 3, size, size) input."""
+    x = torch.randn(1, 3, size, size)
+    for _ in range(2):  # warm-up: allocator, oneDNN kernel selection
+        backbone(x)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        backbone(x)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 def main(argv=None) -> int:
     from mmwsss.utils.pretrained import (DEFAULT_EFFICIENTNET_LITE0_CKPT,
                                          EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD)
@@ -170,6 +188,8 @@ def main(argv=None) -> int:
     parser.add_argument('--std', type=float, nargs=3, default=EFFICIENTNET_LITE_STD)
     parser.add_argument('--compare-package', action='store_true',
                         help='also compare features with efficientnet-lite-pytorch')
+    parser.add_argument('--benchmark', type=int, metavar='SIZE', default=0,
+                        help='also time the backbone forward on a SIZE x SIZE image')
     args = parser.parse_args(argv)
 
     names = imagenet_categories()
@@ -188,9 +208,17 @@ def main(argv=None) -> int:
     print(f'top-1 {sum(hit1)}/{len(picked)}, top-5 {sum(hit5)}/{len(picked)} '
           f'(mean {list(args.mean)}, std {list(args.std)})')
     if args.compare_package:
-        ours = backbone(batch[:4])[-1]
+        with torch.no_grad():
+            ours = backbone(batch[:4])[-1]
         diff = (ours - package_features(batch[:4])).abs().max().item()
         print(f'max |ours - efficientnet-lite-pytorch| on 4 images: {diff:.3g}')
+    if args.benchmark:
+        from mmwsss.models.backbones import EfficientNetLite
+        for os_ in (32, 16):
+            model = EfficientNetLite(output_stride=os_, init_cfg=None).eval()
+            sec = benchmark(model, args.benchmark)
+            print(f'forward {args.benchmark}x{args.benchmark}, output stride {os_}, '
+                  f'{torch.get_num_threads()} threads: {sec * 1000:.1f} ms')
     return 0
 
 

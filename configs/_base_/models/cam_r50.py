@@ -5,7 +5,7 @@
 # GAP; multi-label soft-margin loss.
 num_classes = 20  # foreground classes
 data_preprocessor = dict(
-    type='mmseg.SegDataPreprocessor',
+    type='mmseg.SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,

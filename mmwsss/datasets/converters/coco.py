@@ -134,8 +134,12 @@ def write_json_atomic(path: str, obj) -> None:
 
 
 def write_mask_atomic(path: str, seg: np.ndarray, palette: List[List[int]]) -> None:
-    """Save a (H, W) uint8 map as a palette ('P' mode) PNG."""
-    img = Image.fromarray(seg, mode='P')
+    """Save a (H, W) uint8 map as a palette ('P' mode) PNG.
+
+    ``putpalette`` turns the 'L' image into 'P' keeping the indices (a 'P' image
+    without palette may get its indices remapped when saved by Pillow 13).
+    """
+    img = Image.fromarray(np.ascontiguousarray(seg, dtype=np.uint8))  # 'L'
     img.putpalette(np.asarray(palette, dtype=np.uint8).reshape(-1).tolist())
     tmp = _tmp_path(path)
     img.save(tmp, format='PNG')

@@ -3,3 +3,4 @@ from .loading import LoadWSSSAnnotations, LoadWSSSImageFromFile
 from .processing import RandomResizeLong
 
 __all__ = ['PackWSSSInputs', 'LoadWSSSAnnotations', 'LoadWSSSImageFromFile', 'RandomResizeLong']
+from . import affinity_labels  # noqa: E402,F401

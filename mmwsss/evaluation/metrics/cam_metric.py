@@ -98,12 +98,24 @@ class CAMMetric(BaseMetric):
         num_classes: K = C + 1, background included. Default: the length of
             ``dataset_meta['classes']``, else 1 + the number of CAM channels.
         ignore_index: GT (and prediction) ignore label.
+        source: which prediction to score: ``'auto'`` (``cams`` when present,
+            else ``pred_sem_seg``), ``'cams'`` or ``'pred_sem_seg'`` (e.g. a
+            model that outputs both CAMs and refined labels).
         out_file: optional JSON path for the curve, per-class scores and
             summary, all in percent, nan as null (written atomically on the
             main process).
         collect_device: 'cpu' or 'gpu', as in mmengine.
         prefix: metric key prefix (mmseg's IoUMetric uses none; set one if both
             run in the same evaluator).
+    Example (score seeds on the training images, GT used for evaluation only)::
+
+        test_dataloader = dict(dataset=dict(data_prefix=..., ann_file='train.txt'))
+        test_evaluator = dict(type='CAMMetric', out_file='work_dirs/x/cam_curve.json')
+        # fixed threshold / ToCo-style ignore band / label-outputting models:
+        # dict(type='CAMMetric', bg_thr=0.15)
+        # dict(type='CAMMetric', ignore_band=(0.25, 0.7))
+        # dict(type='CAMMetric', source='pred_sem_seg')
+
     Returns (from ``evaluate``):
         ``mIoU``, ``mPrecision``, ``mRecall``, ``aAcc`` in percent at the best
         (or fixed) threshold, ``bg_thr`` (the threshold, CAM sweep / fixed
@@ -118,6 +130,7 @@ class CAMMetric(BaseMetric):
                  num_classes: Optional[int] = None,
                  ignore_index: int = IGNORE_INDEX,
                  out_file: Optional[str] = None,
+                 source: str = 'auto',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
@@ -143,6 +156,9 @@ class CAMMetric(BaseMetric):
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.out_file = out_file
+        if source not in ('auto', 'cams', 'pred_sem_seg'):
+            raise ValueError(f"source must be 'auto', 'cams' or 'pred_sem_seg', got {source!r}")
+        self.source = source
 
     # ------------------------------------------------------------------ process
     def _expected_classes(self) -> Optional[int]:
@@ -186,6 +202,13 @@ class CAMMetric(BaseMetric):
                 gt = gt[0]
             cams = _pixel_data(_field(sample, 'cams'))
             pred = _pixel_data(_field(sample, 'pred_sem_seg'))
+            if self.source == 'pred_sem_seg':
+                cams = None
+                if pred is None:
+                    raise KeyError(f"{name}: source='pred_sem_seg' but the data sample "
+                                   "has no 'pred_sem_seg'")
+            elif self.source == 'cams' and cams is None:
+                raise KeyError(f"{name}: source='cams' but the data sample has no 'cams'")
             expected = self._expected_classes()
             if cams is not None:
                 if cams.dim() != 3:

@@ -5,3 +5,10 @@ __all__ = ['CAMClassifier', 'CAMPredictMixin', 'SingleStageWSSS', 'build_cam_cfg
 from .center_prior import CenterPriorCAM  # noqa: E402
 
 __all__ += ['CenterPriorCAM']
+from .clip_es import CLIPES  # noqa: E402
+
+__all__ += ['CLIPES']
+from .affinity_net import AffinityNet  # noqa: E402
+from .irn import IRN  # noqa: E402
+
+__all__ += ['AffinityNet', 'IRN']

@@ -2,6 +2,7 @@
 from typing import List, Optional, Sequence, Union
 
 import torch
+from mmengine.config import ConfigDict
 from mmengine.logging import MessageHub
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
@@ -11,6 +12,24 @@ from torch import Tensor, nn
 from mmwsss.registry import MODELS
 from ..heads.cam_head import stack_img_labels
 from .cam_classifier import CAMPredictMixin, build_cam_cfg
+
+
+def in_parent_scope(cfg: dict) -> dict:
+    """Build 'mmseg.X' parts inside mmseg's scope.
+
+    A prefix does not carry down to the part's own defaults (an mmseg decode
+    head's default ``loss_decode=dict(type='CrossEntropyLoss')`` would be looked
+    up in mmwsss), so ``type='mmseg.ASPPHead'`` becomes ``type='ASPPHead',
+    _scope_='mmseg'``: the head is built exactly as mmseg builds it.
+    """
+    if not isinstance(cfg, dict) or '_scope_' in cfg:
+        return cfg
+    t = cfg.get('type')
+    if isinstance(t, str) and '.' in t:
+        scope, name = t.split('.', 1)
+        if scope in ('mmseg', 'mmpretrain'):
+            return dict(cfg, type=name, _scope_=scope)
+    return cfg
 
 
 @MODELS.register_module()
@@ -43,7 +62,16 @@ class SingleStageWSSS(CAMPredictMixin, EncoderDecoder):
                  seg_loss_start_iter: int = 0,
                  extra_losses: Sequence[dict] = (),
                  **kwargs) -> None:
-        super().__init__(backbone=backbone, decode_head=decode_head, **kwargs)
+        decode_head = in_parent_scope(decode_head)
+        if kwargs.get('auxiliary_head') is not None:
+            aux = kwargs['auxiliary_head']
+            kwargs['auxiliary_head'] = [in_parent_scope(a) for a in aux] \
+                if isinstance(aux, (list, tuple)) else in_parent_scope(aux)
+        # mmseg's inference reads test_cfg.mode: default to whole-image inference
+        test_cfg = ConfigDict(kwargs.pop('test_cfg', None) or {})
+        test_cfg.setdefault('mode', 'whole')
+        super().__init__(backbone=backbone, decode_head=decode_head, test_cfg=test_cfg,
+                         **kwargs)
         self.cls_head = MODELS.build(cls_head)
         self.label_source = MODELS.build(label_source)
         self.seg_loss_start_iter = seg_loss_start_iter

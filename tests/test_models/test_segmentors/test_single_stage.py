@@ -31,15 +31,16 @@ class _MeanCAMTerm(nn.Module):
 def _model(head='fcn', **kw):
     init_default_scope('mmwsss')
     cfg = dict(
+        label_source=dict(type='CAMLabelSource', bg_thr=0.5, ignore_band=(0.25, 0.7)))
+    cfg.update(kw)
+    cfg.update(
         type='SingleStageWSSS',
-        data_preprocessor=dict(type='mmseg.SegDataPreprocessor', mean=[0., 0., 0.],
+        data_preprocessor=dict(type='mmseg.SegDataPreProcessor', mean=[0., 0., 0.],
                                std=[255., 255., 255.]),
         backbone=tiny_backbone_cfg(out_indices=(0, 1, 2, 3)),
         cls_head=dict(type='CAMHead', in_channels=TINY_CHANNELS[-1], in_index=-1,
                       num_classes=C),
-        decode_head=DECODE_HEADS[head],
-        label_source=dict(type='CAMLabelSource', bg_thr=0.5, ignore_band=(0.25, 0.7)),
-        **kw)
+        decode_head=DECODE_HEADS[head])
     model = MODELS.build(cfg)
     model.init_weights()
     return model

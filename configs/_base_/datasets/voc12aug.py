@@ -1,0 +1,98 @@
+# PASCAL VOC 2012 + SBD (train_aug, 10,582 images) with the psa/irn cls_labels.npy.
+# Layout (data_root = data/VOCdevkit/VOC2012):
+#   JPEGImages/, SegmentationClass/ (1,464 train + 1,449 val GT),
+#   SegmentationClassAug/ (SBD-augmented GT for train_aug), cls_labels.npy,
+#   ImageSets/Segmentation/{train,train_aug,val}.txt
+#
+# Variables every mmwsss dataset base defines (method configs rely on the names):
+#   dataset_type, data_root, crop_size, num_classes (segmentation classes incl. background)
+#   train_pipeline, test_pipeline, pseudo_label_pipeline, tta_pipeline
+#   train_dataloader         train_aug, image labels only (no gt_sem_seg)
+#   val_dataloader           val with masks;  test_dataloader = val
+#   pseudo_label_dataloader  train_aug with SegmentationClassAug masks, batch 1, no aug.
+#                            The published "seed / CAM mIoU" numbers are on VOC train
+#                            (1,464 images): set
+#                            pseudo_label_dataloader.dataset.ann_file to
+#                            'ImageSets/Segmentation/train.txt' to report them.
+#   val_evaluator, test_evaluator
+# The crop is not padded by the pipeline: set the model's data_preprocessor
+# `size=crop_size` so batches are padded to it (IRN pads the crop with zeros after
+# normalisation; mmseg pads right/bottom, IRN places the image at a random offset).
+dataset_type = 'WSSSVOCDataset'
+data_root = 'data/VOCdevkit/VOC2012'
+crop_size = (512, 512)
+num_classes = 21
+
+# IRN (step/train_cam.py): resize long side to [320, 640], h-flip, random crop 512.
+train_pipeline = [
+    dict(type='LoadWSSSImageFromFile'),
+    dict(type='RandomResizeLong', min_long=320, max_long=640),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='mmseg.RandomCrop', crop_size=crop_size, cat_max_ratio=1.0),
+    dict(type='PackWSSSInputs'),
+]
+# original resolution (VOC images are at most 500 px); multi-scale belongs to the model
+test_pipeline = [
+    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadWSSSAnnotations'),
+    dict(type='PackWSSSInputs'),
+]
+pseudo_label_pipeline = test_pipeline
+img_ratios = [0.5, 1.0, 1.5, 2.0]
+tta_pipeline = [
+    dict(type='LoadWSSSImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal'),
+            ],
+            [dict(type='LoadWSSSAnnotations')],
+            [dict(type='PackWSSSInputs')],
+        ]),
+]
+
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='ImageSets/Segmentation/train_aug.txt',
+        label_file='cls_labels.npy',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path=None),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='ImageSets/Segmentation/val.txt',
+        label_file='cls_labels.npy',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+pseudo_label_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='ImageSets/Segmentation/train_aug.txt',
+        label_file='cls_labels.npy',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
+        test_mode=True,
+        pipeline=pseudo_label_pipeline))
+
+val_evaluator = dict(type='mmseg.IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator

@@ -1,0 +1,20 @@
+# CLIP-ES on coco-mini in the VOC label space (CPU-sized real-image check).
+# Build data/coco-mini-voc first (see configs/_base_/datasets/coco-mini_voc.py), then
+#   python tools/generate_pseudo_labels.py \
+#       configs/clip_es/clip-es_vit-b16_1xb1-trainfree_coco-mini-voc-ori.py --out-dir DIR
+# Without real CLIP weights (plumbing check only, labels are meaningless):
+#   ... --cfg-options model.clip_checkpoint=None
+# The base pipeline resizes images to long side 320 (CPU budget); CAMs still come back
+# at the original size. VOC prompts and box threshold 0.4 (images are COCO photos).
+_base_ = [
+    '../_base_/datasets/coco-mini_voc.py',
+    '../_base_/default_runtime.py',
+    './_base_clip-es_vit-b16.py',
+]
+train_dataloader = None
+train_cfg = None
+optim_wrapper = None
+param_scheduler = None
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+pseudo_label_dataloader = dict(num_workers=0, persistent_workers=False)

@@ -1,0 +1,87 @@
+# CPU-sized IRN training on coco-mini (VOC label space): frozen ImageNet
+# EfficientNet-Lite0, stages 2/3/5/head (strides 4/8/16/32; 24/40/112/1280
+# channels) feed the boundary and displacement heads; crop 320, batch 8,
+# 300 iterations; IRN's loss with path radius 10 on the stride-4 map.
+# Labels: IR labels from tools/generate_pseudo_labels.py with a coco-mini CAM
+# config and the IRLabel refiner (see irn-labels_cam-r50_voc12aug.py),
+# --out-dir <data_root>/ir_labels.
+_base_ = [
+    '../_base_/datasets/coco-mini_voc.py',
+    '../_base_/default_runtime.py',
+]
+data_root = 'data/coco-mini-voc'
+ir_label_dir = 'ir_labels'  # relative to data_root (or absolute)
+crop_size = (320, 320)
+
+data_preprocessor = dict(
+    type='mmseg.SegDataPreProcessor',
+    # the converted EfficientNet-Lite ImageNet weights expect RGB, mean 127, std 128
+    mean=[127.0, 127.0, 127.0],
+    std=[128.0, 128.0, 128.0],
+    bgr_to_rgb=True,
+    size=crop_size,
+    pad_val=0,
+    seg_pad_val=255)
+model = dict(
+    type='IRN',
+    radius=10,
+    label_stride=4,
+    freeze_backbone=True,
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        type='EfficientNetLite',
+        arch='lite0',
+        out_indices=(2, 3, 5, 8),
+        norm_eval=True,
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='checkpoints/efficientnet-lite0_imagenet_mmwsss.pth')),
+    irn_head=dict(
+        type='IRNHead',
+        in_channels=(24, 40, 112, 1280),
+        edge_channels=32,
+        dp_channels=(64, 128, 128, 128),
+        num_shallow=1,
+        dp_mid=128),
+    loss=dict(type='AffinityDisplacementLoss'))
+
+train_pipeline = [
+    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadWSSSAnnotations'),
+    dict(type='RandomResizeLong', min_long=200, max_long=480),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='mmseg.RandomCrop', crop_size=crop_size, cat_max_ratio=1.0),
+    dict(type='PackWSSSInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        _delete_=True,
+        type='PseudoLabelDataset',
+        label_space='voc',
+        data_root=data_root,
+        ann_file='ImageSets/Segmentation/train.txt',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path=ir_label_dir),
+        pipeline=train_pipeline))
+val_dataloader = None
+val_evaluator = None
+val_cfg = None
+test_dataloader = None
+test_evaluator = None
+test_cfg = None
+
+max_iters = 300
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.0, weight_decay=1e-4),
+    paramwise_cfg=dict(custom_keys={'irn_head.dp_': dict(lr_mult=10.0)}))
+param_scheduler = [
+    dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=max_iters, by_epoch=False)
+]
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters,
+                    max_keep_ckpts=1))

@@ -1,0 +1,24 @@
+# SEPL merge on coco-mini (VOC label space) with SAM vit_b: a CPU-sized real-image run
+# of the CLIP-ES -> CRF -> SAM chain. Random-weight plumbing check:
+#   python tools/generate_pseudo_labels.py <this>.py --out-dir DIR --cfg-options \
+#       model.clip_checkpoint=None \
+#       pseudo_label_cfg.refiners.1.sam.checkpoint=None
+_base_ = ['../clip_es/clip-es_vit-b16_1xb1-trainfree_coco-mini-voc-ori.py']
+sam_checkpoint = 'checkpoints/sam/sam_vit_b_01ec64.pth'
+pseudo_label_cfg = dict(
+    bg_thr=0.5,
+    refiners=[
+        dict(type='DenseCRF', iter_max=10, pos_xy_std=1, pos_w=3, bi_xy_std=67,
+             bi_rgb_std=3, bi_w=4, bg_power=1, conf_thr=0.95),
+        dict(
+            type='SAMRefiner',
+            sam=dict(type='SegmentAnything', arch='vit_b', checkpoint=sam_checkpoint,
+                     amg_cfg=dict(points_per_side=32, pred_iou_thresh=0.88,
+                                  stability_score_thresh=0.95, box_nms_thresh=0.7)),
+            cache_dir='work_dirs/sam_cache/coco-mini_vit_b_default',
+            fg_ratio_thr=0.5,
+            cover_thr=0.85,
+            keep_cam_label=True,
+            union='all',
+            keep_ignore=False),
+    ])

@@ -1,0 +1,383 @@
+"""PAR: pixel-adaptive refinement (AFA; the same module in ToCo, DuPL, MoRe, WeCLIP).
+
+PAR propagates masks over a fixed sparse neighbourhood: for every dilation d in
+``dilations`` the 8 neighbours at (+-d, +-d), (0, +-d), (+-d, 0) (no centre),
+K = 8 * len(dilations) neighbours in all, replicate padding at the borders.
+With I the image (B, 3, H, W) and I_n its K neighbours:
+
+    aff_n   = mean_rgb( -(|I_n - I| / (std_n(I_n) + 1e-8) / w1) ** 2 )
+    pos_n   = d_n * (sqrt(2) for diagonal neighbours, else 1)
+    pos_aff = -(pos_n / (std_n(pos) + 1e-8) / w1) ** 2
+    A_n     = softmax_n(aff_n) + w2 * softmax_n(pos_aff)
+    mask   <- sum_n A_n * mask_n        (num_iter times)
+
+``std_n`` is the unbiased (Bessel) standard deviation over the K neighbours, as
+``torch.std`` in the official code. ``sum_n A_n = 1 + w2``, so every iteration
+scales a constant mask by (1 + w2); the official code does not renormalise and
+neither do we (argmax is unaffected).
+
+The affinity divides colour differences by their per-channel spread, so any
+per-channel affine change of the image (0..1, 0..255, ImageNet-normalised)
+gives the same result up to the 1e-8; the mean over channels makes the RGB
+order irrelevant too.
+
+:func:`refine_cams_with_bg` is ToCo's ``refine_cams_with_bkg_v2`` vectorised
+over the batch; :class:`PARRefiner` wraps it as a refiner.
+"""
+import math
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from mmwsss.registry import MODELS
+from ..utils.cam import IGNORE_INDEX, add_background
+from .base import BaseRefiner, RefineState
+
+# Neighbour order of the official 3x3 kernel (row-major, centre skipped):
+# (dy, dx) in units of the dilation; entries 0, 2, 5, 7 are the diagonals.
+_KERNEL_OFFSETS: Tuple[Tuple[int, int], ...] = (
+    (-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+
+
+def par_offsets(dilations: Sequence[int]) -> List[Tuple[int, int, float]]:
+    """(dy, dx, distance) of the K = 8 * len(dilations) neighbours, official order."""
+    out = []
+    for d in dilations:
+        for dy, dx in _KERNEL_OFFSETS:
+            out.append((dy * d, dx * d, d * (math.sqrt(2) if dy and dx else 1.0)))
+    return out
+
+
+def dilated_neighbours(x: Tensor, dilations: Sequence[int]) -> Tensor:
+    """Replicate-padded neighbours: (B, C, H, W) -> (B, C, K, H, W)."""
+    h, w = x.shape[-2:]
+    out = []
+    for d in dilations:
+        pad = F.pad(x, [d] * 4, mode='replicate')
+        for dy, dx in _KERNEL_OFFSETS:
+            y0, x0 = d + dy * d, d + dx * d
+            out.append(pad[..., y0:y0 + h, x0:x0 + w])
+    return torch.stack(out, 2)
+
+
+@MODELS.register_module()
+class PAR(nn.Module):
+    """Pixel-adaptive refinement as in AFA / ToCo (``model/PAR.py``).
+
+    Args:
+        dilations: neighbour dilations (AFA / ToCo: 1, 2, 4, 8, 12, 24).
+        num_iter: propagation steps (10; AFA uses 15 on COCO, WeCLIP 20).
+        w1: temperature of both affinities (0.3).
+        w2: weight of the position affinity (0.01).
+        cpu_chunk_bytes: on CPU, propagate channel groups of about this many
+            bytes one after the other (channels are independent); keeping the
+            working set in cache makes it 2-7x faster. None: all at once.
+    """
+
+    def __init__(self,
+                 dilations: Sequence[int] = (1, 2, 4, 8, 12, 24),
+                 num_iter: int = 10,
+                 w1: float = 0.3,
+                 w2: float = 0.01,
+                 cpu_chunk_bytes: Optional[int] = 4 << 20) -> None:
+        super().__init__()
+        if not dilations or min(dilations) < 1:
+            raise ValueError(f'PAR dilations must be positive, got {dilations}')
+        self.dilations = tuple(int(d) for d in dilations)
+        self.num_iter = int(num_iter)
+        self.w1 = float(w1)
+        self.w2 = float(w2)
+        self.cpu_chunk_bytes = cpu_chunk_bytes
+        offsets = par_offsets(self.dilations)
+        self._shifts = [(dy, dx) for dy, dx, _ in offsets]
+        pos = torch.tensor([dist for _, _, dist in offsets], dtype=torch.float32)
+        pos_aff = -(pos / (pos.std() + 1e-8) / self.w1)**2
+        # The position term does not depend on the pixel: one (K,) vector.
+        self.register_buffer('pos_weight', pos_aff.softmax(0), persistent=False)
+
+    def affinity(self, imgs: Tensor) -> Tensor:
+        """Neighbour weights A: (B, 3, H, W) float image -> (B, K, H, W)."""
+        if not imgs.is_floating_point():
+            imgs = imgs.float()
+        nbr = dilated_neighbours(imgs, self.dilations)  # (B, 3, K, H, W), a new tensor
+        std = nbr.std(dim=2, keepdim=True) + 1e-8
+        if torch.is_grad_enabled() and imgs.requires_grad:
+            dist = ((nbr - imgs.unsqueeze(2)).abs() / std / self.w1)**2
+        else:  # in place: the (B, 3, K, H, W) tensor is the memory peak
+            dist = nbr.sub_(imgs.unsqueeze(2)).abs_().div_(std).div_(self.w1).square_()
+        aff = dist.mean(1).neg_().softmax(1)
+        pos = self.pos_weight.to(aff)[None, :, None, None]
+        return aff + self.w2 * pos
+
+    def propagate(self, masks: Tensor, aff: Tensor) -> Tensor:
+        """Apply ``num_iter`` steps of mask <- sum_n A_n * mask_n.
+
+        Args:
+            masks: (B, C, H, W) at the affinity's size.
+            aff: (B, K, H, W) from :meth:`affinity`.
+        """
+        if masks.device.type == 'cpu' and self.cpu_chunk_bytes:
+            per_channel = masks[:, :1].numel() * masks.element_size()
+            chunk = max(1, self.cpu_chunk_bytes // per_channel)
+            if chunk < masks.shape[1]:
+                return torch.cat([self._propagate(m, aff) for m in masks.split(chunk, 1)], 1)
+        return self._propagate(masks, aff)
+
+    def _propagate(self, masks: Tensor, aff: Tensor) -> Tensor:
+        h, w = masks.shape[-2:]
+        weights = aff.unsqueeze(2).unbind(1)  # K x (B, 1, H, W), broadcast over C
+        for _ in range(self.num_iter):
+            out = torch.zeros_like(masks)
+            k = 0
+            for d in self.dilations:
+                pad = F.pad(masks, [d] * 4, mode='replicate')
+                for dy, dx in _KERNEL_OFFSETS:
+                    y0, x0 = d + dy * d, d + dx * d
+                    # One shifted view per neighbour: no (B, C, K, H, W) tensor.
+                    out.addcmul_(pad[..., y0:y0 + h, x0:x0 + w], weights[k])
+                    k += 1
+            masks = out
+        return masks
+
+    def forward(self, imgs: Tensor, masks: Tensor) -> Tensor:
+        """Refine masks with the image.
+
+        Args:
+            imgs: (B, 3, H, W) float image (any per-channel scaling).
+            masks: (B, C, h, w) masks/scores; resized to (H, W) with bilinear,
+                align_corners=True first.
+        Returns:
+            (B, C, H, W) refined masks.
+        """
+        if imgs.dim() != 4 or masks.dim() != 4 or imgs.shape[0] != masks.shape[0]:
+            raise ValueError(f'PAR expects imgs (B, 3, H, W) and masks (B, C, h, w), got '
+                             f'{tuple(imgs.shape)} and {tuple(masks.shape)}')
+        if masks.shape[-2:] != imgs.shape[-2:]:
+            masks = F.interpolate(masks, size=imgs.shape[-2:], mode='bilinear',
+                                  align_corners=True)
+        return self.propagate(masks, self.affinity(imgs))
+
+
+def _bg_map(value: Union[float, Tensor], like: Tensor) -> Tensor:
+    """Constant (float) or per-image ((B,) tensor) bg score as (B, 1, H, W)."""
+    if isinstance(value, Tensor) and value.dim() > 0:
+        value = value.to(like).reshape(-1, 1, 1, 1)
+    return torch.ones_like(like[:, :1]) * value
+
+
+def refine_cams_with_bg(par: PAR,
+                        img: Tensor,
+                        cams: Tensor,
+                        img_labels: Tensor,
+                        bg_high: Union[float, Tensor] = 0.7,
+                        bg_low: Union[float, Tensor] = 0.25,
+                        down_scale: int = 2,
+                        valid_mask: Optional[Tensor] = None,
+                        ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """ToCo's ``refine_cams_with_bkg_v2``, batched: PAR labels with an ignore band.
+
+    For bg in (bg_high, bg_low): [bg, cams] is resized by 1/down_scale
+    (bilinear, align_corners=False), softmaxed over bg + the image's classes,
+    refined by PAR on the equally resized image, resized back and argmaxed,
+    giving label_h and label_l. Result: label_h, 255 where label_h is bg, 0 where
+    both are bg, 255 where ``valid_mask`` is False.
+
+    The official code loops over images and keeps only the present channels;
+    here absent classes get -inf logits before the softmax (so exactly 0 after
+    it, and PAR is linear per channel), and the batch only carries the union of
+    present classes: the labels are the same (tested).
+
+    Args:
+        par: a :class:`PAR` module.
+        img: (B, 3, H, W) image; ToCo passes the de-normalised uint8 RGB / 255.
+        cams: (B, C, H, W) normalised fg CAMs.
+        img_labels: (B, C) multi-hot.
+        bg_high, bg_low: bg scores (float, or (B,) per image as DuPL's dynamic
+            threshold) of the confident-fg and confident-bg passes.
+        down_scale: PAR runs at (H // down_scale, W // down_scale).
+        valid_mask: optional (B, H, W) bool, False -> ignore (ToCo's img_box).
+        ignore_index: label of the uncertain band and invalid pixels.
+    Returns:
+        (B, H, W) long labels in {0..C, ignore_index}.
+    """
+    b, _, h, w = img.shape
+    if cams.shape[0] != b or cams.shape[-2:] != (h, w):
+        raise ValueError(f'cams {tuple(cams.shape)} do not match image {tuple(img.shape)}')
+    if img_labels.shape != cams.shape[:2]:
+        raise ValueError(f'img_labels {tuple(img_labels.shape)} do not match cams '
+                         f'{tuple(cams.shape[:2])}')
+    size = (h // down_scale, w // down_scale)
+    img_s = img.float()
+    if size != (h, w):
+        img_s = F.interpolate(img_s, size=size, mode='bilinear', align_corners=False)
+
+    present = torch.cat([torch.ones_like(img_labels[:, :1]), img_labels], 1) > 0
+    keys = present.any(0).nonzero().flatten()  # bg + union of present classes
+    present = present[:, keys][..., None, None]
+    cams = cams[:, keys[1:] - 1].float()
+
+    passes = []
+    for bg in (bg_high, bg_low):
+        logits = torch.cat([_bg_map(bg, cams), cams], 1)
+        if size != (h, w):
+            logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=False)
+        passes.append(logits.masked_fill(~present, float('-inf')).softmax(1))
+    n = keys.numel()
+    refined = par(img_s, torch.cat(passes, 1))  # both passes share one affinity
+    if size != (h, w):
+        refined = F.interpolate(refined, size=(h, w), mode='bilinear', align_corners=False)
+    labels = []
+    for i in range(2):
+        scores = refined[:, i * n:(i + 1) * n].masked_fill(~present, float('-inf'))
+        labels.append(keys[scores.argmax(1)])
+    label_h, label_l = labels
+    label = label_h.clone()
+    label[label_h == 0] = ignore_index
+    label[(label_h == 0) & (label_l == 0)] = 0
+    if valid_mask is not None:
+        label[~valid_mask.bool()] = ignore_index
+    return label
+
+
+def refine_cams_with_bg_loop(par: PAR, img: Tensor, cams: Tensor, img_labels: Tensor,
+                             bg_high: float = 0.7, bg_low: float = 0.25,
+                             down_scale: int = 2, valid_mask: Optional[Tensor] = None,
+                             ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Per-image reference of :func:`refine_cams_with_bg` (official loop, for tests)."""
+    b, _, h, w = img.shape
+    size = (h // down_scale, w // down_scale)
+    img_s = F.interpolate(img.float(), size=size, mode='bilinear', align_corners=False)
+    full = torch.cat([torch.ones_like(img_labels[:, :1]), img_labels], 1)
+    out = []
+    for i in range(b):
+        keys = full[i].nonzero().flatten()
+        per_pass = []
+        for bg in (bg_high, bg_low):
+            logits = torch.cat([torch.full_like(cams[i:i + 1, :1], bg), cams[i:i + 1]], 1)
+            logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=False)
+            probs = logits[:, keys].softmax(1)
+            ref = F.interpolate(par(img_s[i:i + 1], probs), size=(h, w), mode='bilinear',
+                                align_corners=False)
+            per_pass.append(keys[ref.argmax(1)][0])
+        label_h, label_l = per_pass
+        label = label_h.clone()
+        label[label_h == 0] = ignore_index
+        label[(label_h + label_l) == 0] = 0
+        out.append(label)
+    label = torch.stack(out)
+    if valid_mask is not None:
+        label[~valid_mask.bool()] = ignore_index
+    return label
+
+
+_IMG_NORMS = ('unit', 'imagenet', 'raw')
+_IMAGENET_MEAN = (123.675, 116.28, 103.53)
+_IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+def par_image(img: Tensor, img_norm: str = 'unit') -> Tensor:
+    """The float image PAR sees, from a uint8 (or float 0..255) RGB image.
+
+    ``'unit'``: uint8 / 255, what ToCo / DuPL / MoRe pass (``denormalize_img2``:
+    the de-normalised image cast to uint8, then / 255; a float input is cast
+    the same way). ``'imagenet'``: (img - mean) / std (WeCLIP). ``'raw'``: 0..255.
+    """
+    if img_norm not in _IMG_NORMS:
+        raise ValueError(f"img_norm must be one of {_IMG_NORMS}, got '{img_norm}'")
+    if img.is_floating_point():
+        img = img.clamp(0, 255).to(torch.uint8)
+    img = img.float()
+    if img_norm == 'unit':
+        return img / 255.0
+    if img_norm == 'imagenet':
+        mean = img.new_tensor(_IMAGENET_MEAN)[None, :, None, None]
+        std = img.new_tensor(_IMAGENET_STD)[None, :, None, None]
+        return (img - mean) / std
+    return img
+
+
+@MODELS.register_module()
+class PARRefiner(BaseRefiner):
+    """PAR as a refiner.
+
+    ``mode='bg_band'`` (default) is ToCo's ``refine_cams_with_bkg_v2``
+    (:func:`refine_cams_with_bg`): reads ``img``, ``cams``, ``img_labels``,
+    ``valid_mask``; writes ``label`` with the 255 band.
+    ``mode='scores'`` refines a score map as WeCLIP does (no softmax): reads
+    ``scores`` if set, else bg + CAMs with bg = (1 - max cam) ** ``bg_power``
+    (absent classes zeroed); writes ``scores`` (B, 1 + C, H, W) and clears
+    ``label``.
+
+    Args:
+        dilations, num_iter, w1, w2: :class:`PAR` parameters.
+        bg_high, bg_low: bg scores of the two passes (ToCo: 0.7, 0.25).
+        down_scale: PAR resolution divisor (ToCo: 2).
+        img_norm: the float image PAR sees, see :func:`par_image`.
+        mode: ``'bg_band'`` or ``'scores'``.
+        bg_power: exponent of the bg score in ``'scores'`` mode (WeCLIP: 1).
+    """
+
+    def __init__(self,
+                 dilations: Sequence[int] = (1, 2, 4, 8, 12, 24),
+                 num_iter: int = 10,
+                 w1: float = 0.3,
+                 w2: float = 0.01,
+                 bg_high: float = 0.7,
+                 bg_low: float = 0.25,
+                 down_scale: int = 2,
+                 img_norm: str = 'unit',
+                 mode: str = 'bg_band',
+                 bg_power: float = 1.0,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        if mode not in ('bg_band', 'scores'):
+            raise ValueError(f"PARRefiner mode must be 'bg_band' or 'scores', got '{mode}'")
+        if img_norm not in _IMG_NORMS:
+            raise ValueError(f"img_norm must be one of {_IMG_NORMS}, got '{img_norm}'")
+        if int(down_scale) < 1:
+            raise ValueError(f'down_scale must be >= 1, got {down_scale}')
+        self.par = PAR(dilations, num_iter, w1, w2)
+        self.bg_high = bg_high
+        self.bg_low = bg_low
+        self.down_scale = int(down_scale)
+        self.img_norm = img_norm
+        self.mode = mode
+        self.bg_power = bg_power
+
+    @torch.no_grad()
+    def refine(self, state: RefineState) -> RefineState:
+        if state.get('img') is None:
+            raise KeyError("PARRefiner needs 'img' in the refine state")
+        cams = state['cams']
+        labels = state.get('img_labels')
+        if labels is None:
+            labels = torch.ones(cams.shape[:2], device=cams.device)
+        img = par_image(state['img'], self.img_norm).to(cams.device)
+        if self.mode == 'bg_band':
+            state['label'] = refine_cams_with_bg(
+                self.par, img, cams, labels, self.bg_high, self.bg_low,
+                self.down_scale, state.get('valid_mask'))
+            return state
+        scores = state.get('scores')
+        if scores is None:
+            fg = cams * labels[..., None, None].to(cams)
+            scores = add_background(fg, power=self.bg_power)
+        elif scores.shape[1] != cams.shape[1] + 1 or scores.shape[-2:] != cams.shape[-2:]:
+            raise ValueError(f"'scores' {tuple(scores.shape)} must be (B, 1 + C, H, W) "
+                             f'with cams {tuple(cams.shape)}')
+        h, w = scores.shape[-2:]
+        size = (h // self.down_scale, w // self.down_scale)
+        if size != (h, w):
+            img = F.interpolate(img, size=size, mode='bilinear', align_corners=False)
+            scores = F.interpolate(scores.float(), size=size, mode='bilinear',
+                                   align_corners=False)
+        refined = self.par(img, scores.float())
+        if size != (h, w):
+            refined = F.interpolate(refined, size=(h, w), mode='bilinear',
+                                    align_corners=False)
+        state['scores'] = refined
+        state['label'] = None
+        return state
