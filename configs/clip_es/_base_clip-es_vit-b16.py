@@ -39,6 +39,7 @@ model = dict(
 pseudo_label_cfg = dict(
     bg_thr=0.5,
     refiners=[
-        dict(type='DenseCRF', iter_max=10, pos_xy_std=1, pos_w=3, bi_xy_std=67,
-             bi_rgb_std=3, bi_w=4, bg_power=1, conf_thr=0.95),
+        # official eval_cam_with_crf.py: gaussian (1, 3), bilateral (67, 3, 4)
+        dict(type='DenseCRF', preset='more_beco', bg_power=1),
+        dict(type='ConfidenceIgnore', thr=0.95),
     ])

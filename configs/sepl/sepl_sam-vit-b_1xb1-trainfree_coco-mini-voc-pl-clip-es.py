@@ -2,14 +2,15 @@
 # of the CLIP-ES -> CRF -> SAM chain. Random-weight plumbing check:
 #   python tools/generate_pseudo_labels.py <this>.py --out-dir DIR --cfg-options \
 #       model.clip_checkpoint=None \
-#       pseudo_label_cfg.refiners.1.sam.checkpoint=None
+#       pseudo_label_cfg.refiners.2.sam.checkpoint=None
 _base_ = ['../clip_es/clip-es_vit-b16_1xb1-trainfree_coco-mini-voc-ori.py']
 sam_checkpoint = 'checkpoints/sam/sam_vit_b_01ec64.pth'
 pseudo_label_cfg = dict(
     bg_thr=0.5,
     refiners=[
-        dict(type='DenseCRF', iter_max=10, pos_xy_std=1, pos_w=3, bi_xy_std=67,
-             bi_rgb_std=3, bi_w=4, bg_power=1, conf_thr=0.95),
+        # official eval_cam_with_crf.py: gaussian (1, 3), bilateral (67, 3, 4)
+        dict(type='DenseCRF', preset='more_beco', bg_power=1),
+        dict(type='ConfidenceIgnore', thr=0.95),
         dict(
             type='SAMRefiner',
             sam=dict(type='SegmentAnything', arch='vit_b', checkpoint=sam_checkpoint,

@@ -14,7 +14,8 @@ import numpy as np
 from PIL import Image
 
 from mmwsss.datasets.class_names import VOC_CLASSES, voc_colormap
-from mmwsss.datasets.converters.coco import convert_coco, write_mask_atomic
+from mmwsss.datasets.converters.coco import (CONVERTER_VERSION, META_FILE, convert_coco,
+                                             write_mask_atomic)
 
 COCO_MINI_ENV = 'MMWSSS_COCO_MINI'
 COCO_MINI_DEFAULT = '/work/shared/data/coco-mini'
@@ -87,13 +88,21 @@ def coco_mini_root() -> Optional[str]:
     return root if ok else None
 
 
+def _is_current(root: str) -> bool:
+    if not osp.isfile(osp.join(root, '.complete')):
+        return False
+    with open(osp.join(root, META_FILE), encoding='utf-8') as f:
+        return json.load(f).get('converter_version') == CONVERTER_VERSION
+
+
 def coco_mini_converted(label_space: str = 'voc', cache_dir: Optional[str] = None) -> str:
     """coco-mini converted (train + val, images symlinked) into a cached folder.
 
     The conversion runs once into a temporary folder that is then renamed into
     ``<cache_dir>/coco-mini-<label_space>`` (default cache dir:
     ``<tmp>/mmwsss_cache``), so concurrent test processes never see a partial
-    result. Returns the folder (a ``data_root`` for :class:`WSSSCOCODataset`).
+    result; a cache written by another converter version is redone. Returns the
+    folder (a ``data_root`` for :class:`WSSSCOCODataset`).
     """
     src = coco_mini_root()
     if src is None:
@@ -101,7 +110,7 @@ def coco_mini_converted(label_space: str = 'voc', cache_dir: Optional[str] = Non
                                 f'(default {COCO_MINI_DEFAULT})')
     cache_dir = cache_dir or osp.join(tempfile.gettempdir(), 'mmwsss_cache')
     target = osp.join(cache_dir, f'coco-mini-{label_space}')
-    if osp.isfile(osp.join(target, '.complete')):
+    if _is_current(target):
         return target
     os.makedirs(cache_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix='.coco-mini-', dir=cache_dir)
@@ -111,12 +120,12 @@ def coco_mini_converted(label_space: str = 'voc', cache_dir: Optional[str] = Non
                          osp.join(src, f'{split}2017'), work, label_space=label_space,
                          link=True, log=lambda msg: None)
         open(osp.join(work, '.complete'), 'w').close()
-        if osp.isdir(target):  # a stale, incomplete copy
+        if osp.isdir(target):  # a copy from an older converter version
             shutil.rmtree(target, ignore_errors=True)
         try:
             os.rename(work, target)
         except OSError:
-            if not osp.isfile(osp.join(target, '.complete')):
+            if not _is_current(target):  # another process may have won the race
                 raise
     finally:
         if osp.isdir(work):

@@ -31,9 +31,10 @@ def atomic_write_png(path: str, label: np.ndarray, palette=None) -> None:
     if label.dtype != np.uint8 or label.ndim != 2:
         raise ValueError(f'{path}: label must be a (H, W) uint8 array, got '
                          f'{label.dtype} {label.shape}')
-    img = Image.fromarray(label)
+    img = Image.fromarray(label, mode='L')
     if palette is not None:
-        img = img.convert('P')
+        # putpalette on an 'L' image makes it 'P' without touching the indices
+        # (convert('P') would re-quantise them)
         img.putpalette(np.asarray(palette, dtype=np.uint8).flatten().tolist())
     _atomic(path, lambda tmp: img.save(tmp, format='PNG'), '.png')
 

@@ -11,7 +11,8 @@ from mmwsss.testing.data import coco_mini_converted, coco_mini_root, make_voc_ti
 
 init_default_scope('mmwsss')
 
-pytestmark = pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not available')
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not available')]
 
 
 @pytest.fixture(scope='module')

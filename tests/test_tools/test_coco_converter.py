@@ -177,13 +177,16 @@ def test_cli(tmp_path, capsys):
     assert osp.isfile(osp.join(out, 'ImageSets', 'Segmentation', 'trainx.txt'))
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not available')
-@pytest.mark.parametrize('space,counts', [
-    ('voc', dict(train=(104, 25), val=(105, 24))),
-    ('coco', dict(train=(128, 1), val=(127, 2))),
+@pytest.mark.parametrize('space,counts,fresh', [
+    ('voc', dict(train=(104, 25), val=(105, 24)), True),
+    ('coco', dict(train=(128, 1), val=(127, 2)), False),
 ])
-def test_coco_mini(tmp_path, space, counts):
-    root = coco_mini_converted(space, cache_dir=str(tmp_path))
+def test_coco_mini(tmp_path, space, counts, fresh):
+    # 'voc' is converted into tmp_path; 'coco' may come from the shared test cache
+    root = coco_mini_converted(space, cache_dir=str(tmp_path) if fresh else None)
+    assert osp.isfile(osp.join(root, '.complete'))
     meta = json.load(open(osp.join(root, 'meta.json')))
     labels = json.load(open(osp.join(root, 'cls_labels.json')))
     num_classes = len(meta['classes'])

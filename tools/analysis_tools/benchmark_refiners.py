@@ -118,6 +118,116 @@ def _sync(out, device: str):
     return out
 
 
+# --------------------------------------------------------------- random walks
+# AffinityNet (PSA) and IRN random walks on affinities derived from the photo
+# itself (no trained network is timed): stride-8 features 40 * colour +
+# position for PSA, a colour-gradient boundary map at stride 4 for IRN. The
+# ``dense`` variants are the official (hw)^2 matrix power; they raise (and the
+# row reports the memory they would need) above MMWSSS_RW_DENSE_LIMIT_GB
+# (default 4). Label agreement between the modes: :func:`random_walk_agreement`.
+RW_DENSE_LIMIT_GB = float(os.environ.get('MMWSSS_RW_DENSE_LIMIT_GB', 4))
+
+
+def rw_features(img: torch.Tensor, stride: int = 8) -> torch.Tensor:
+    """(1, 5, S/stride, S/stride): 40 x pooled RGB in [0, 1] + (y, x) in [0, 1]."""
+    small = F.avg_pool2d(img.float() / 255, stride, ceil_mode=True)
+    h, w = small.shape[-2:]
+    ys = torch.linspace(0, 1, h, device=img.device).view(1, 1, h, 1).expand(1, 1, h, w)
+    xs = torch.linspace(0, 1, w, device=img.device).view(1, 1, 1, w).expand(1, 1, h, w)
+    return torch.cat([small * 40, ys, xs], 1)
+
+
+def rw_boundary(img: torch.Tensor, stride: int = 4) -> torch.Tensor:
+    """(1, 1, S/stride, S/stride) boundary probabilities: colour-gradient magnitude."""
+    small = F.avg_pool2d(img.float() / 255, stride, ceil_mode=True)
+    gy = (small[..., 1:, :] - small[..., :-1, :]).abs().sum(1, keepdim=True)
+    gx = (small[..., :, 1:] - small[..., :, :-1]).abs().sum(1, keepdim=True)
+    grad = F.pad(gy, (0, 0, 0, 1)) + F.pad(gx, (0, 1, 0, 0))
+    return (grad / (grad.max() + 1e-5)).clamp(0, 1)
+
+
+def _rw_check_dense(mode: str, size: int, stride: int) -> None:
+    from mmwsss.models.refiners.random_walk import dense_memory_bytes
+    hw = -(-size // stride)
+    need = dense_memory_bytes(hw, hw) / 2**30
+    if mode == 'dense' and need > RW_DENSE_LIMIT_GB:
+        raise RuntimeError(f'skipped: the dense walk on a {hw}x{hw} map needs ~{need:.1f} GB '
+                           f'(3 x ({hw * hw})^2 float32) > {RW_DENSE_LIMIT_GB} GB')
+
+
+def _psa_rw(mode: str) -> BenchFn:
+    def bench(case: Case):
+        """AffinityRandomWalk (beta 8, logt 8, alpha 16) on precomputed features."""
+        from mmwsss.models.refiners import AffinityRandomWalk
+        _rw_check_dense(mode, case.img.shape[-1], 8)
+        refiner = AffinityRandomWalk(mode=mode)
+        state = dict(case.state(), aff_feats=rw_features(case.img, 8))
+        return lambda: refiner(dict(state))
+    return bench
+
+
+def _irn_rw(mode: str) -> BenchFn:
+    def bench(case: Case):
+        """IRNRandomWalk (beta 10, 2^8 steps, bg 0.25) on a precomputed boundary map."""
+        from mmwsss.models.refiners import IRNRandomWalk
+        _rw_check_dense(mode, case.img.shape[-1], 4)
+        refiner = IRNRandomWalk(mode=mode)
+        state = dict(case.state(), boundary=rw_boundary(case.img, 4))
+        return lambda: refiner(dict(state))
+    return bench
+
+
+def _core_rw(mode: str) -> BenchFn:
+    def bench(case: Case):
+        """The walk alone (PSA settings): affinities of the stride-8 features,
+        then 256 steps on the pooled [bg, present classes] scores."""
+        from mmwsss.models.refiners.random_walk import (feature_affinity, pair_offsets,
+                                                        random_walk)
+        from mmwsss.models.utils.cam import add_background
+        _rw_check_dense(mode, case.img.shape[-1], 8)
+        offsets = pair_offsets(5)
+        feats = rw_features(case.img, 8)
+        keep = case.img_labels[0] > 0
+        scores = add_background(case.cams[:, keep], power=16)
+        small = F.avg_pool2d(scores, 8, 8, ceil_mode=True)
+        return lambda: random_walk(small, feature_affinity(feats, offsets), offsets,
+                                   beta=8, logt=8, mode=mode)
+    return bench
+
+
+for _mode in ('local', 'sparse', 'dense'):
+    register_benchmark(f'rw_core_{_mode}')(_core_rw(_mode))
+    register_benchmark(f'rw_psa_{_mode}')(_psa_rw(_mode))
+    register_benchmark(f'rw_irn_{_mode}')(_irn_rw(_mode))
+
+
+def random_walk_agreement(sizes=(320, 512), present: int = 3, method: str = 'psa',
+                          modes=('local', 'sparse')) -> List[dict]:
+    """Labels and scores of each mode against the dense walk on the same inputs.
+
+        python -c "import sys; sys.path.insert(0, 'tools/analysis_tools'); \\
+            import benchmark_refiners as b; print(b.random_walk_agreement())"
+    """
+    from mmwsss.models.refiners import AffinityRandomWalk, IRNRandomWalk
+    rows = []
+    for size in sizes:
+        img = load_photo(size)
+        cams, labels = synthetic_cams(size, 20, present)
+        if method == 'psa':
+            state = dict(img=img, cams=cams, img_labels=labels, aff_feats=rw_features(img, 8))
+            build = AffinityRandomWalk
+        else:
+            state = dict(img=img, cams=cams, img_labels=labels, boundary=rw_boundary(img, 4))
+            build = IRNRandomWalk
+        ref = build(mode='dense')(dict(state))
+        for mode in modes:
+            out = build(mode=mode)(dict(state))
+            rows.append(dict(method=method, size=size, mode=mode,
+                             labels_equal=float((out['label'] == ref['label']).float().mean()),
+                             max_score_diff=float((out['scores'] - ref['scores']).abs().max())))
+    return rows
+
+
 # --------------------------------------------------------------- inputs
 def load_photo(size: int, path: Optional[str] = None) -> torch.Tensor:
     """A coco-mini photo resized to size x size: (1, 3, S, S) uint8 RGB."""

@@ -52,6 +52,8 @@ IMG_DIR = 'JPEGImages'
 MASK_DIR = 'SegmentationClass'
 SPLIT_DIR = osp.join('ImageSets', 'Segmentation')
 IGNORE_INDEX = 255
+# bump when the output changes, so cached conversions (mmwsss.testing.data) are redone
+CONVERTER_VERSION = 1
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -144,6 +146,12 @@ def write_mask_atomic(path: str, seg: np.ndarray, palette: List[List[int]]) -> N
     tmp = _tmp_path(path)
     img.save(tmp, format='PNG')
     _replace(tmp, path)
+
+
+def _labels_json(labels: Dict[str, List[int]]) -> str:
+    """One ``"stem": [indices]`` entry per line (valid JSON, diff-friendly)."""
+    lines = [f'{json.dumps(k)}: {json.dumps(labels[k])}' for k in sorted(labels)]
+    return '{\n' + ',\n'.join(lines) + '\n}\n' if lines else '{}\n'
 
 
 def place_image_atomic(src: str, dst: str, link: bool) -> None:
@@ -240,8 +248,9 @@ def convert_coco(ann_file: str,
                       ''.join(s + '\n' for s in kept))
     write_text_atomic(osp.join(out_dir, SPLIT_DIR, split + '_unlabelled.txt'),
                       ''.join(s + '\n' for s in unlabelled))
-    write_json_atomic(label_path, all_labels)
+    write_text_atomic(label_path, _labels_json(all_labels))
     meta.update(label_space=label_space, classes=list(classes), label_file=LABEL_FILE,
+                converter_version=CONVERTER_VERSION,
                 label_format='{stem: [foreground indices]}, index k = class k + 1')
     meta.setdefault('splits', {})[split] = dict(
         ann_file=osp.abspath(ann_file), num_images=len(kept), num_unlabelled=len(unlabelled),

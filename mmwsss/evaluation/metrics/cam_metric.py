@@ -233,9 +233,11 @@ class CAMMetric(BaseMetric):
                     # lazy: mmwsss.models pulls in every model module
                     from mmwsss.models.utils.cam import cam_to_label
                     label = cam_to_label(
-                        cams[None].float(),
+                        cams[None],
                         None if img_labels is None else img_labels[None].to(cams.device),
                         bg_thr=self.ignore_band[0], ignore_band=self.ignore_band)[0]
+                    # cam_to_label writes 255; score it as this metric's ignore label
+                    label[label == 255] = self.ignore_index
                     kind, dense = 'labels', confusion_matrix(
                         label, gt.to(label.device), num_classes, self.ignore_index, name)
                     n_ignore = int((label == self.ignore_index).sum())

@@ -11,9 +11,9 @@ from mmwsss.datasets.transforms.affinity_labels import combine_psa_labels
 from mmwsss.registry import MODELS
 from ..utils.cam import add_background, scores_to_label
 from .base import BaseRefiner, RefineState
-from .random_walk import (RW_MODES, build_frozen_model, feature_affinity, image_to_input,
-                          pair_offsets, pair_valid_mask, preprocessor_mean_std,
-                          random_walk_active)
+from .random_walk import (RW_MODES, active_channels, build_frozen_model, feature_affinity,
+                          image_to_input, pair_offsets, pair_valid_mask,
+                          preprocessor_mean_std, random_walk_active)
 
 
 def _masked_cams(state: RefineState) -> Tensor:
@@ -118,15 +118,22 @@ class AffinityRandomWalk(BaseRefiner):
         if self.psa_border_pairs:
             aff = aff * pair_valid_mask(size, self.offsets, crop_from=True,
                                         device=aff.device).to(aff.dtype)
-        scores = add_background(cams, power=self.alpha)
+        # only bg and the classes with any activation are walked: zero channels
+        # stay zero, and the full-resolution temporaries shrink accordingly
+        keep = active_channels(cams)
+        fg = cams[:, keep] if keep.numel() else cams[:, :0]
+        scores = add_background(fg, power=self.alpha) if keep.numel() else \
+            torch.ones_like(cams[:, :1])
         ph, pw = size[0] * self.stride, size[1] * self.stride
         scores = F.pad(scores, (0, pw - w, 0, ph - h))
         small = F.avg_pool2d(scores, self.stride, self.stride)
         rw = random_walk_active(small, aff, self.offsets, self.beta, self.logt, self.mode)
         rw = F.interpolate(rw, size=(ph, pw), mode='bilinear', align_corners=False)
-        rw = rw[..., :h, :w]
-        state['scores'] = rw
-        state['label'] = scores_to_label(rw, state.get('img_labels'))
+        out = cams.new_zeros(cams.shape[0], cams.shape[1] + 1, h, w)
+        out[:, 0] = rw[:, 0, :h, :w]
+        out[:, keep + 1] = rw[:, 1:, :h, :w]
+        state['scores'] = out
+        state['label'] = scores_to_label(out, state.get('img_labels'))
         return state
 
 

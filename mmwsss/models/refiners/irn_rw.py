@@ -13,8 +13,8 @@ from mmwsss.registry import MODELS
 from ..utils.cam import add_background, scores_to_label
 from .affinity_rw import _masked_cams
 from .base import BaseRefiner, RefineState
-from .random_walk import (RW_MODES, boundary_affinity, build_frozen_model, image_to_input,
-                          pair_offsets, preprocessor_mean_std, random_walk_active)
+from .random_walk import (RW_MODES, active_channels, boundary_affinity, build_frozen_model,
+                          image_to_input, pair_offsets, preprocessor_mean_std, random_walk)
 
 
 @MODELS.register_module()
@@ -117,16 +117,20 @@ class IRNRandomWalk(BaseRefiner):
         h, w = cams.shape[-2:]
         size = (math.ceil(h / self.stride), math.ceil(w / self.stride))
         edge = self.boundary_map(state, size)
-        small = F.interpolate(cams, size=size, mode='bilinear', align_corners=False)
-        aff = boundary_affinity(edge, self.radius)
-        rw = random_walk_active(small * (1 - edge), aff, self.offsets, self.beta,
-                                self.exp_times, self.mode)
-        rw = F.interpolate(rw, scale_factor=self.stride, mode='bilinear',
-                           align_corners=False)[..., :h, :w]
-        # global max per image; an image without any activation stays all bg
-        peak = rw.flatten(1).amax(1).clamp(min=torch.finfo(rw.dtype).tiny)
-        rw = rw / peak[:, None, None, None]
-        scores = add_background(rw, bg=self.bg_thr)
+        scores = cams.new_zeros(cams.shape[0], cams.shape[1] + 1, h, w)
+        scores[:, 0] = self.bg_thr
+        keep = active_channels(cams)  # zero channels stay zero: walk the others
+        if keep.numel():  # an image without any activation stays all background
+            small = F.interpolate(cams[:, keep], size=size, mode='bilinear',
+                                  align_corners=False)
+            aff = boundary_affinity(edge, self.radius)
+            rw = random_walk(small * (1 - edge), aff, self.offsets, self.beta,
+                             self.exp_times, self.mode)
+            rw = F.interpolate(rw, scale_factor=self.stride, mode='bilinear',
+                               align_corners=False)[..., :h, :w]
+            # divide by the global max per image (guarded against 0 / 0)
+            peak = rw.flatten(1).amax(1).clamp(min=torch.finfo(rw.dtype).tiny)
+            scores[:, keep + 1] = rw / peak[:, None, None, None]
         state['scores'] = scores
         state['label'] = scores_to_label(scores, state.get('img_labels'))
         return state

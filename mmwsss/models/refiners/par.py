@@ -51,16 +51,22 @@ def par_offsets(dilations: Sequence[int]) -> List[Tuple[int, int, float]]:
     return out
 
 
+def _shifted_views(x: Tensor, dilations: Sequence[int]) -> List[Tensor]:
+    """The K replicate-padded neighbour maps of x (B, C, H, W) as views.
+
+    Replicate padding clamps coordinates, so one pad by the largest dilation
+    gives every dilation's neighbours (the official code pads per dilation).
+    """
+    h, w = x.shape[-2:]
+    p = max(dilations)
+    pad = F.pad(x, [p] * 4, mode='replicate')
+    return [pad[..., p + dy:p + dy + h, p + dx:p + dx + w]
+            for dy, dx, _ in par_offsets(dilations)]
+
+
 def dilated_neighbours(x: Tensor, dilations: Sequence[int]) -> Tensor:
     """Replicate-padded neighbours: (B, C, H, W) -> (B, C, K, H, W)."""
-    h, w = x.shape[-2:]
-    out = []
-    for d in dilations:
-        pad = F.pad(x, [d] * 4, mode='replicate')
-        for dy, dx in _KERNEL_OFFSETS:
-            y0, x0 = d + dy * d, d + dx * d
-            out.append(pad[..., y0:y0 + h, x0:x0 + w])
-    return torch.stack(out, 2)
+    return torch.stack(_shifted_views(x, dilations), 2)
 
 
 @MODELS.register_module()
@@ -91,9 +97,8 @@ class PAR(nn.Module):
         self.w1 = float(w1)
         self.w2 = float(w2)
         self.cpu_chunk_bytes = cpu_chunk_bytes
-        offsets = par_offsets(self.dilations)
-        self._shifts = [(dy, dx) for dy, dx, _ in offsets]
-        pos = torch.tensor([dist for _, _, dist in offsets], dtype=torch.float32)
+        pos = torch.tensor([dist for _, _, dist in par_offsets(self.dilations)],
+                           dtype=torch.float32)
         pos_aff = -(pos / (pos.std() + 1e-8) / self.w1)**2
         # The position term does not depend on the pixel: one (K,) vector.
         self.register_buffer('pos_weight', pos_aff.softmax(0), persistent=False)
@@ -127,18 +132,12 @@ class PAR(nn.Module):
         return self._propagate(masks, aff)
 
     def _propagate(self, masks: Tensor, aff: Tensor) -> Tensor:
-        h, w = masks.shape[-2:]
         weights = aff.unsqueeze(2).unbind(1)  # K x (B, 1, H, W), broadcast over C
         for _ in range(self.num_iter):
             out = torch.zeros_like(masks)
-            k = 0
-            for d in self.dilations:
-                pad = F.pad(masks, [d] * 4, mode='replicate')
-                for dy, dx in _KERNEL_OFFSETS:
-                    y0, x0 = d + dy * d, d + dx * d
-                    # One shifted view per neighbour: no (B, C, K, H, W) tensor.
-                    out.addcmul_(pad[..., y0:y0 + h, x0:x0 + w], weights[k])
-                    k += 1
+            # One shifted view per neighbour: no (B, C, K, H, W) tensor.
+            for view, weight in zip(_shifted_views(masks, self.dilations), weights):
+                out.addcmul_(view, weight)
             masks = out
         return masks
 
@@ -163,9 +162,10 @@ class PAR(nn.Module):
 
 def _bg_map(value: Union[float, Tensor], like: Tensor) -> Tensor:
     """Constant (float) or per-image ((B,) tensor) bg score as (B, 1, H, W)."""
+    b, _, h, w = like.shape
     if isinstance(value, Tensor) and value.dim() > 0:
         value = value.to(like).reshape(-1, 1, 1, 1)
-    return torch.ones_like(like[:, :1]) * value
+    return like.new_ones(b, 1, h, w) * value
 
 
 def refine_cams_with_bg(par: PAR,

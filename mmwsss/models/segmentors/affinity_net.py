@@ -8,7 +8,7 @@ applies the three-term :class:`AffinityLoss`. Inference is the
 ``AffinityRandomWalk`` refiner, which calls :meth:`AffinityNet.extract_aff_feat`.
 """
 import math
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple
 
 import torch
 from mmseg.models.segmentors import BaseSegmentor

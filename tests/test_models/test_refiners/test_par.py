@@ -4,26 +4,43 @@ import math
 import pytest
 import torch
 
-from mmwsss.models.refiners import PAR, PARRefiner, RefineChain, refine_cams_with_bg
+from mmwsss.models.refiners import PAR, PARRefiner, refine_cams_with_bg
 from mmwsss.models.refiners.par import (dilated_neighbours, par_image, par_offsets,
                                         refine_cams_with_bg_loop)
 from mmwsss.registry import MODELS
 
 
+def conv_neighbours(x, dilations):
+    """Neighbours gathered as the official code does: one-hot 3x3 conv per dilation,
+    replicate padding by that dilation. (B, C, H, W) -> (B, C, K, H, W)."""
+    kernel = torch.zeros(8, 1, 3, 3)
+    for i, (r, c) in enumerate([(0, 0), (0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1), (2, 2)]):
+        kernel[i, 0, r, c] = 1
+    b, ch, h, w = x.shape
+    out = []
+    for d in dilations:
+        pad = torch.nn.functional.pad(x, [d] * 4, mode='replicate').reshape(b * ch, 1, h + 2 * d,
+                                                                              w + 2 * d)
+        out.append(torch.nn.functional.conv2d(pad, kernel, dilation=d).view(b, ch, 8, h, w))
+    return torch.cat(out, 2)
+
+
 def literal_par(par: PAR, imgs, masks):
     """The formulas of the reference notes, written out with the full neighbour tensor."""
-    nbr = dilated_neighbours(imgs, par.dilations)                       # (B, 3, K, H, W)
+    nbr = conv_neighbours(imgs, par.dilations)                          # (B, 3, K, H, W)
     aff = -((nbr - imgs[:, :, None]).abs() / (nbr.std(2, keepdim=True) + 1e-8) / par.w1)**2
     aff = aff.mean(1).softmax(1)                                        # (B, K, H, W)
     pos = torch.tensor([d for _, _, d in par_offsets(par.dilations)])
     pos_aff = (-(pos / (pos.std() + 1e-8) / par.w1)**2).softmax(0)
     aff = aff + par.w2 * pos_aff[None, :, None, None]
     for _ in range(par.num_iter):
-        masks = (dilated_neighbours(masks, par.dilations) * aff[:, None]).sum(2)
+        masks = (conv_neighbours(masks, par.dilations) * aff[:, None]).sum(2)
     return masks
 
 
 def test_offsets_follow_the_official_kernel():
+    x = torch.rand(2, 3, 9, 11)
+    assert torch.equal(dilated_neighbours(x, [1, 2, 4]), conv_neighbours(x, [1, 2, 4]))
     offs = par_offsets([1, 2])
     assert len(offs) == 16
     assert offs[:8] == [(-1, -1, math.sqrt(2)), (-1, 0, 1.0), (-1, 1, math.sqrt(2)),
@@ -117,6 +134,11 @@ def test_bg_band_logic_on_hand_made_cam():
     out = refine_cams_with_bg(par, img, cams, torch.tensor([[0., 1.]]), 0.7, 0.25,
                               down_scale=1)
     assert out[0, 0].tolist() == [0, 0, 255, 2]
+    # per-image bg_high (DuPL's dynamic threshold): 0.5 is fg under 0.4, band under 0.6
+    cams2 = torch.full((2, 1, 1, 2), 0.5)
+    out = refine_cams_with_bg(par, torch.rand(2, 3, 1, 2), cams2, torch.ones(2, 1),
+                              bg_high=torch.tensor([0.4, 0.6]), bg_low=0.25, down_scale=1)
+    assert out[:, 0].tolist() == [[1, 1], [255, 255]]
 
 
 def test_vectorised_equals_per_image_loop():

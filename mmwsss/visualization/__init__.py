@@ -1,0 +1,1 @@
+"""Visualizers (mmwsss uses mmseg.SegLocalVisualizer; method-specific ones go here)."""
