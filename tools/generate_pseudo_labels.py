@@ -34,6 +34,7 @@ import mmwsss  # noqa: F401
 from mmwsss.registry import DATASETS, MODELS
 from mmwsss.models.heads.cam_head import stack_img_labels
 from mmwsss.models.refiners import RefineChain
+from mmwsss.utils.config_utils import set_data_root
 from mmwsss.utils.dist_compat import setup_cpu_distributed
 from mmwsss.utils.io import atomic_save_npz, atomic_write_png, image_stem
 
@@ -54,6 +55,7 @@ def parse_args(argv=None):
                         help='regenerate labels that already exist')
     parser.add_argument('--device', default=None, help='cpu / cuda (default: auto)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--data-root', help='dataset root used by every dataloader of the config')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -94,6 +96,8 @@ def main(argv=None) -> dict:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if args.data_root:
+        set_data_root(cfg, args.data_root)
     if args.launcher != 'none':
         setup_cpu_distributed(cfg)
         init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))

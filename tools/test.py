@@ -12,6 +12,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmwsss  # noqa: F401
+from mmwsss.utils.config_utils import set_data_root
 from mmwsss.utils.dist_compat import setup_cpu_distributed
 
 
@@ -26,6 +27,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, key=value')
+    parser.add_argument('--data-root', help='dataset root used by every dataloader of the config')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -43,6 +45,8 @@ def main():
         setup_cpu_distributed(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.data_root:
+        set_data_root(cfg, args.data_root)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmwsss  # noqa: F401  (version checks, checkpoint allow-list)
+from mmwsss.utils.config_utils import set_data_root
 from mmwsss.utils.dist_compat import setup_cpu_distributed
 
 
@@ -25,6 +26,7 @@ def parse_args():
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, key=value (e.g. model.backbone.depth=18)')
+    parser.add_argument('--data-root', help='dataset root used by every dataloader of the config')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     # torch.distributed.launch passes --local-rank, torchrun sets LOCAL_RANK
@@ -43,6 +45,8 @@ def main():
         setup_cpu_distributed(cfg)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.data_root:
+        set_data_root(cfg, args.data_root)
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

@@ -59,7 +59,7 @@ pseudo_label_dataloader = dict(dataset=_data)
 # Seeds are scored on the training images (WSSS protocol) with a background sweep:
 # `tools/test.py` on this config reports the best threshold and the whole curve.
 test_dataloader = pseudo_label_dataloader
-test_evaluator = dict(type='CAMMetric')
+test_evaluator = dict(_delete_=True, type='CAMMetric')
 val_dataloader = None
 val_evaluator = None
 val_cfg = None

@@ -1,4 +1,5 @@
 """Stage 2: a plain segmentation dataset whose seg maps are generated pseudo labels."""
+import os.path as osp
 from typing import Optional
 
 from mmwsss.registry import DATASETS
@@ -28,6 +29,9 @@ class PseudoLabelDataset(WSSSBaseDataset):
         label_space (str, optional): ``'voc'`` or ``'coco'`` sets the classes;
             otherwise ``metainfo=dict(classes=(...))`` (background first) is
             required.
+        pseudo_label_dir (str, optional): folder written by
+            tools/generate_pseudo_labels.py; relative paths are resolved against
+            the working directory and override ``data_prefix['seg_map_path']``.
         label_file (str, optional): attach image labels too (same formats as
             :class:`WSSSVOCDataset`).
         **kwargs: see :class:`WSSSBaseDataset` (``ann_file``, ``data_root``,
@@ -43,7 +47,14 @@ class PseudoLabelDataset(WSSSBaseDataset):
                  img_suffix: str = '.jpg',
                  seg_map_suffix: str = '.png',
                  metainfo: Optional[dict] = None,
+                 pseudo_label_dir: Optional[str] = None,
                  **kwargs) -> None:
+        if pseudo_label_dir is not None:
+            # resolved against the working directory (like work_dir), not data_root:
+            # pseudo labels live in the run's output, not in the dataset folder
+            prefix = dict(kwargs.get('data_prefix') or {})
+            prefix['seg_map_path'] = osp.abspath(pseudo_label_dir)
+            kwargs['data_prefix'] = prefix
         metainfo = dict(metainfo or {})
         if label_space is not None:
             classes, palette = get_label_space(label_space)

@@ -82,10 +82,18 @@ def make_voc_tiny(root: str,
 
 
 def coco_mini_root() -> Optional[str]:
-    """Folder of the raw coco-mini set (``$MMWSSS_COCO_MINI`` or the shared copy), or None."""
-    root = os.environ.get(COCO_MINI_ENV, COCO_MINI_DEFAULT)
-    ok = osp.isfile(osp.join(root, 'annotations', 'instances_train2017.json'))
-    return root if ok else None
+    """Folder of the raw coco-mini set, or None.
+
+    Looked up in order: ``$MMWSSS_COCO_MINI``, ``<repo>/data/coco-mini`` (the link
+    tests/conftest.py makes), ``<repo>/../shared/data/coco-mini`` (CI's layout) and
+    the shared copy of the development machines.
+    """
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    for root in (os.environ.get(COCO_MINI_ENV, ''), osp.join(repo, 'data', 'coco-mini'),
+                 osp.join(repo, '..', 'shared', 'data', 'coco-mini'), COCO_MINI_DEFAULT):
+        if root and osp.isfile(osp.join(root, 'annotations', 'instances_train2017.json')):
+            return osp.abspath(root)
+    return None
 
 
 def _is_current(root: str) -> bool:

@@ -44,7 +44,10 @@ def _history_buffer_getattr(obj, name: str):
     """
     from mmengine.logging.history_buffer import HistoryBuffer
     is_buffer = obj is HistoryBuffer or isinstance(obj, HistoryBuffer)
-    if is_buffer and name in HistoryBuffer._statistics_methods:
+    # the registry of statistics is filled lazily (first HistoryBuffer()), so the
+    # built-in ones are listed explicitly for a fresh process
+    allowed = set(HistoryBuffer._statistics_methods) | {'min', 'max', 'current', 'mean'}
+    if is_buffer and name in allowed:
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({type(obj).__name__}, {name!r}); only '

@@ -101,3 +101,15 @@ def test_getattr_is_restricted_to_history_buffer_statistics(tmp_path):
     torch.save({'x': _Sneaky()}, path)
     with pytest.raises((UnsafeCheckpointError, pickle.UnpicklingError), match='getattr'):
         safe_torch_load(path)
+
+
+def test_fresh_process_loads_checkpoint(tmp_path):
+    """HistoryBuffer's statistics registry is empty in a new process: still loads."""
+    import subprocess
+    import sys
+    _runner(tmp_path, 2).train()
+    code = ('import mmwsss\nfrom mmengine.runner.checkpoint import _load_checkpoint\n'
+            f'print(_load_checkpoint({str(osp.join(tmp_path, "iter_2.pth"))!r})["meta"]["iter"])')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().endswith('2')

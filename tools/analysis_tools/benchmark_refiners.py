@@ -124,8 +124,8 @@ def _sync(out, device: str):
 # position for PSA, a colour-gradient boundary map at stride 4 for IRN. The
 # ``dense`` variants are the official (hw)^2 matrix power; they raise (and the
 # row reports the memory they would need) above MMWSSS_RW_DENSE_LIMIT_GB
-# (default 4). Label agreement between the modes: :func:`random_walk_agreement`.
-RW_DENSE_LIMIT_GB = float(os.environ.get('MMWSSS_RW_DENSE_LIMIT_GB', 4))
+# (default 1). Label agreement between the modes: :func:`random_walk_agreement`.
+RW_DENSE_LIMIT_GB = float(os.environ.get('MMWSSS_RW_DENSE_LIMIT_GB', 1))
 
 
 def rw_features(img: torch.Tensor, stride: int = 8) -> torch.Tensor:
@@ -332,7 +332,8 @@ def measure(name: str, case: Case, repeat: int) -> dict:
                classes=int(case.img_labels.shape[1]), present=int(case.img_labels.sum()),
                device=case.device, time_s=round(statistics.median(times), 4),
                time_min_s=round(min(times), 4), peak_rss_mb=round(rss.delta_mb, 1),
-               py_peak_mb=round(py_peak / 2**20, 1), threads=torch.get_num_threads())
+               py_peak_mb=round(py_peak / 2**20, 1), threads=torch.get_num_threads(),
+               load1=round(os.getloadavg()[0], 1))  # other work on the machine
     if case.device.startswith('cuda'):
         row['gpu_peak_mb'] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return row
@@ -363,8 +364,8 @@ def run_isolated(args, name: str, size: int, present: int) -> dict:
 
 
 def print_table(rows: List[dict]) -> None:
-    cols = ['benchmark', 'size', 'present', 'device', 'time_s', 'peak_rss_mb', 'py_peak_mb',
-            'gpu_peak_mb']
+    cols = ['benchmark', 'size', 'present', 'device', 'threads', 'time_s', 'time_min_s',
+            'peak_rss_mb', 'py_peak_mb', 'gpu_peak_mb', 'load1']
     cols = [c for c in cols if any(c in r for r in rows)]
     width = {c: max(len(c), *(len(str(r.get(c, ''))) for r in rows)) for c in cols}
     print('  '.join(c.ljust(width[c]) for c in cols))

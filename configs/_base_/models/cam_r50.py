@@ -3,7 +3,7 @@
 # -> output stride 16; all BN frozen (FixedBatchNorm = norm_eval); conv1..layer2
 # frozen (IRN detaches the stage-2 output); 1x1 classifier 2048 -> 20, no bias;
 # GAP; multi-label soft-margin loss.
-num_classes = 20  # foreground classes
+num_fg_classes = 20  # foreground classes (num_classes of the dataset includes background)
 data_preprocessor = dict(
     type='mmseg.SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
@@ -30,7 +30,7 @@ model = dict(
         type='CAMHead',
         in_channels=2048,
         in_index=0,
-        num_classes=num_classes,
+        num_classes=num_fg_classes,
         pool='gap',
         loss_decode=dict(type='MultiLabelSoftMarginLoss', loss_weight=1.0)),
     train_cfg=dict(),

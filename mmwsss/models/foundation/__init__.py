@@ -16,7 +16,8 @@ from .sam import SAM_ARCHS, FixedResizeLongestSide, SegmentAnything, build_sam
 __all__ = [
     'CLIP_ES_TEMPLATES', 'COCO_CLIP_ES_BG_NAMES', 'COCO_CLIP_ES_NAMES',
     'VOC_CLIP_ES_BG_NAMES', 'VOC_CLIP_ES_NAMES', 'load_clip_state_dict',
-    'load_state_dict_checked', 'save_openai_torchscript', 'ConfidenceIgnore', 'MaskCache', 'image_key',
+    'load_state_dict_checked', 'save_openai_torchscript', 'ConfidenceIgnore',
+    'MaskCache', 'image_key',
     'CLIP_MEAN', 'CLIP_STD', 'TINY_CLIP_CFG', 'OpenCLIP', 'SAM_ARCHS',
     'FixedResizeLongestSide', 'SegmentAnything', 'build_sam'
 ]

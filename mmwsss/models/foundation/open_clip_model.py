@@ -7,6 +7,7 @@ with the positional embedding interpolated bilinearly to the input grid, as CLIP
 WeCLIP do. Weights come from a local file only (see :mod:`.clip_checkpoint`).
 """
 import copy
+import os
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -16,7 +17,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmwsss.registry import MODELS
-from .clip_checkpoint import load_clip_state_dict, load_state_dict_checked
+from .clip_checkpoint import (is_torchscript_archive, load_clip_state_dict,
+                              load_state_dict_checked)
 
 # OpenAI CLIP normalisation, in 0-255 units for mmseg's SegDataPreProcessor.
 CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
@@ -80,6 +82,10 @@ class OpenCLIP(BaseModule):
         self.arch = arch
         self.checkpoint = checkpoint
         if checkpoint is not None:
+            if not quick_gelu and os.path.isfile(checkpoint) and \
+                    is_torchscript_archive(checkpoint):
+                raise ValueError(f'{checkpoint} holds OpenAI CLIP weights, trained with '
+                                 'QuickGELU: build OpenCLIP with quick_gelu=True')
             state = load_clip_state_dict(checkpoint)
             load_state_dict_checked(self.clip, state, checkpoint)
         else:

@@ -6,10 +6,9 @@ the target size from ``image.shape[0], image.shape[1]`` (batch, channels) instea
 ``shape[2], shape[3]``; :class:`FixedResizeLongestSide` replaces it everywhere this
 wrapper uses a transform.
 """
-import copy
 import os
 from functools import partial
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Union
 
 import numpy as np
 import torch
@@ -23,9 +22,10 @@ try:
     from segment_anything import SamAutomaticMaskGenerator, SamPredictor
     from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncoder,
                                            Sam, TwoWayTransformer)
+    from segment_anything.utils.amg import MaskData
     from segment_anything.utils.transforms import ResizeLongestSide
 except ImportError:  # optional dependency: importing mmwsss.models must still work
-    ResizeLongestSide = object
+    ResizeLongestSide = SamAutomaticMaskGenerator = object
     SAM_IMPORT_ERROR = ('segment-anything is not installed: pip install '
                         'segment-anything==1.0 (see requirements/optional.txt)')
 else:
@@ -60,6 +60,66 @@ class FixedResizeLongestSide(ResizeLongestSide):
                                          self.target_length)
         return torch.nn.functional.interpolate(
             image, size, mode='bilinear', align_corners=False, antialias=True)
+
+
+class IoUFirstMaskGenerator(SamAutomaticMaskGenerator):
+    """``SamAutomaticMaskGenerator`` that drops masks failing ``pred_iou_thresh``
+    *before* upsampling them to the image size.
+
+    Upstream upsamples every candidate (3 per point, 1024 points: (192, H, W) float
+    logits per batch of 64 points) and filters afterwards; the predicted IoU does not
+    depend on the upsampling, so filtering first gives the same masks in the same
+    order at a fraction of the CPU time and memory.
+    """
+
+    def _process_batch(self, points: np.ndarray, im_size, crop_box, orig_size):
+        predictor = self.predictor
+        model = predictor.model
+        coords = torch.as_tensor(predictor.transform.apply_coords(points, im_size),
+                                 device=predictor.device)[:, None, :]
+        labels = torch.ones(coords.shape[0], 1, dtype=torch.int, device=coords.device)
+        sparse, dense = model.prompt_encoder(points=(coords, labels), boxes=None,
+                                             masks=None)
+        low_res, iou_preds = model.mask_decoder(
+            image_embeddings=predictor.features,
+            image_pe=model.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+            multimask_output=True)
+        low_res, iou_preds = low_res.flatten(0, 1), iou_preds.flatten(0, 1)
+        pts = torch.as_tensor(points.repeat(3, axis=0))
+        if self.pred_iou_thresh > 0.0:
+            keep = iou_preds > self.pred_iou_thresh
+            low_res, iou_preds, pts = low_res[keep], iou_preds[keep], pts[keep.cpu()]
+        if low_res.shape[0]:
+            masks = model.postprocess_masks(low_res[:, None], predictor.input_size,
+                                            predictor.original_size)[:, 0]
+        else:
+            masks = low_res.new_zeros(0, *predictor.original_size)
+        return self._finish_batch(MaskData(masks=masks, iou_preds=iou_preds, points=pts),
+                                  crop_box, orig_size)
+
+    def _finish_batch(self, data: 'MaskData', crop_box, orig_size) -> 'MaskData':
+        """Upstream's tail of ``_process_batch``: stability filter, binarise, boxes,
+        crop-edge filter, RLE."""
+        from segment_anything.utils.amg import (batched_mask_to_box,
+                                                calculate_stability_score,
+                                                is_box_near_crop_edge,
+                                                mask_to_rle_pytorch, uncrop_masks)
+        orig_h, orig_w = orig_size
+        data['stability_score'] = calculate_stability_score(
+            data['masks'], self.predictor.model.mask_threshold,
+            self.stability_score_offset)
+        if self.stability_score_thresh > 0.0:
+            data.filter(data['stability_score'] >= self.stability_score_thresh)
+        data['masks'] = data['masks'] > self.predictor.model.mask_threshold
+        data['boxes'] = batched_mask_to_box(data['masks'])
+        keep = ~is_box_near_crop_edge(data['boxes'], crop_box, [0, 0, orig_w, orig_h])
+        if not torch.all(keep):
+            data.filter(keep)
+        data['masks'] = uncrop_masks(data['masks'], crop_box, orig_h, orig_w)
+        data['rles'] = mask_to_rle_pytorch(data['masks'])
+        del data['masks']
+        return data
 
 
 def build_sam(arch: Union[str, dict]) -> 'Sam':
@@ -118,6 +178,8 @@ class SegmentAnything(BaseModule):
             points_per_side=32, pred_iou_thresh=0.88, stability_score_thresh=0.95,
             box_nms_thresh=0.7, ...).
         device: 'cpu', 'cuda', ... None picks CUDA when available.
+        iou_filter_first: use :class:`IoUFirstMaskGenerator` (same masks, much
+            faster on CPU); False runs segment-anything's generator unchanged.
     """
 
     def __init__(self,
@@ -125,9 +187,13 @@ class SegmentAnything(BaseModule):
                  checkpoint: Optional[str] = None,
                  amg_cfg: Optional[dict] = None,
                  device: Optional[str] = None,
+                 iou_filter_first: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
+        if SAM_IMPORT_ERROR:
+            raise ImportError(SAM_IMPORT_ERROR)
         self.arch = arch
+        self.iou_filter_first = iou_filter_first
         self.checkpoint = checkpoint
         self.amg_cfg = dict(amg_cfg or {})
         self.sam = build_sam(arch)
@@ -168,7 +234,9 @@ class SegmentAnything(BaseModule):
     @property
     def mask_generator(self) -> 'SamAutomaticMaskGenerator':
         if self._amg is None:
-            self._amg = SamAutomaticMaskGenerator(self.sam, **self.amg_cfg)
+            cls = IoUFirstMaskGenerator if self.iou_filter_first \
+                else SamAutomaticMaskGenerator
+            self._amg = cls(self.sam, **self.amg_cfg)
             self._amg.predictor.transform = self.transform
         return self._amg
 

@@ -1,7 +1,7 @@
 """AffinityNet (PSA) refiners: the random walk (``infer_aff.py``) and the
 offline affinity-label construction from two dCRF outputs (``infer_cls.py``)."""
 import math
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +11,7 @@ from mmwsss.datasets.transforms.affinity_labels import combine_psa_labels
 from mmwsss.registry import MODELS
 from ..utils.cam import add_background, scores_to_label
 from .base import BaseRefiner, RefineState
-from .random_walk import (RW_MODES, active_channels, build_frozen_model, feature_affinity,
+from .random_walk import (RW_MODES, build_frozen_model, feature_affinity,
                           image_to_input, pair_offsets, pair_valid_mask,
                           preprocessor_mean_std, random_walk_active)
 
@@ -23,6 +23,24 @@ def _masked_cams(state: RefineState) -> Tensor:
         # PSA/IRN keep only the labelled classes' CAMs
         cams = cams * labels[..., None, None].to(cams.dtype)
     return cams
+
+
+def active_fg(state: RefineState) -> Tuple[Tensor, Tensor]:
+    """The labelled, non-zero CAM channels only: ``(fg (B, K, H, W), keep (K,))``.
+
+    Zero channels stay zero under a random walk, so the walks run on these
+    (and build full-resolution temporaries for these) only.
+    """
+    cams = state['cams']
+    labels = state.get('img_labels')
+    active = cams.flatten(2).abs().amax(-1) > 0
+    if labels is not None:
+        active = active & (labels > 0)
+    keep = active.any(0).nonzero().flatten()
+    fg = cams[:, keep].float()
+    if labels is not None:
+        fg = fg * labels[:, keep, None, None].to(fg.dtype)
+    return fg, keep
 
 
 @MODELS.register_module()
@@ -110,26 +128,25 @@ class AffinityRandomWalk(BaseRefiner):
 
     @torch.no_grad()
     def refine(self, state: RefineState) -> RefineState:
-        cams = _masked_cams(state)
-        h, w = cams.shape[-2:]
+        cams = state['cams']
+        b, c, h, w = cams.shape
         size = (math.ceil(h / self.stride), math.ceil(w / self.stride))
         feats = self.affinity_features(state, size)
         aff = feature_affinity(feats.float(), self.offsets)
         if self.psa_border_pairs:
             aff = aff * pair_valid_mask(size, self.offsets, crop_from=True,
                                         device=aff.device).to(aff.dtype)
-        # only bg and the classes with any activation are walked: zero channels
-        # stay zero, and the full-resolution temporaries shrink accordingly
-        keep = active_channels(cams)
-        fg = cams[:, keep] if keep.numel() else cams[:, :0]
+        # only bg and the labelled classes with any activation are walked: zero
+        # channels stay zero, and the full-resolution temporaries shrink
+        fg, keep = active_fg(state)
         scores = add_background(fg, power=self.alpha) if keep.numel() else \
-            torch.ones_like(cams[:, :1])
+            torch.ones(b, 1, h, w, device=cams.device)
         ph, pw = size[0] * self.stride, size[1] * self.stride
         scores = F.pad(scores, (0, pw - w, 0, ph - h))
         small = F.avg_pool2d(scores, self.stride, self.stride)
         rw = random_walk_active(small, aff, self.offsets, self.beta, self.logt, self.mode)
         rw = F.interpolate(rw, size=(ph, pw), mode='bilinear', align_corners=False)
-        out = cams.new_zeros(cams.shape[0], cams.shape[1] + 1, h, w)
+        out = cams.new_zeros(b, c + 1, h, w, dtype=rw.dtype)
         out[:, 0] = rw[:, 0, :h, :w]
         out[:, keep + 1] = rw[:, 1:, :h, :w]
         state['scores'] = out

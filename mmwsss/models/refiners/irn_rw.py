@@ -11,9 +11,9 @@ from torch import Tensor
 from mmwsss.datasets.transforms.affinity_labels import combine_ir_labels
 from mmwsss.registry import MODELS
 from ..utils.cam import add_background, scores_to_label
-from .affinity_rw import _masked_cams
+from .affinity_rw import _masked_cams, active_fg
 from .base import BaseRefiner, RefineState
-from .random_walk import (RW_MODES, active_channels, boundary_affinity, build_frozen_model,
+from .random_walk import (RW_MODES, boundary_affinity, build_frozen_model,
                           image_to_input, pair_offsets, preprocessor_mean_std, random_walk)
 
 
@@ -113,16 +113,15 @@ class IRNRandomWalk(BaseRefiner):
 
     @torch.no_grad()
     def refine(self, state: RefineState) -> RefineState:
-        cams = _masked_cams(state)
-        h, w = cams.shape[-2:]
+        cams = state['cams']
+        b, c, h, w = cams.shape
         size = (math.ceil(h / self.stride), math.ceil(w / self.stride))
         edge = self.boundary_map(state, size)
-        scores = cams.new_zeros(cams.shape[0], cams.shape[1] + 1, h, w)
+        scores = cams.new_zeros(b, c + 1, h, w, dtype=torch.float32)
         scores[:, 0] = self.bg_thr
-        keep = active_channels(cams)  # zero channels stay zero: walk the others
+        fg, keep = active_fg(state)  # zero channels stay zero: walk the others
         if keep.numel():  # an image without any activation stays all background
-            small = F.interpolate(cams[:, keep], size=size, mode='bilinear',
-                                  align_corners=False)
+            small = F.interpolate(fg, size=size, mode='bilinear', align_corners=False)
             aff = boundary_affinity(edge, self.radius)
             rw = random_walk(small * (1 - edge), aff, self.offsets, self.beta,
                              self.exp_times, self.mode)

@@ -128,6 +128,11 @@ def test_load_openai_torchscript(tiny, ckpts):
         assert torch.equal(model.clip.state_dict()[k], v.half().float()), k
 
 
+def test_openai_weights_need_quick_gelu(ckpts):
+    with pytest.raises(ValueError, match='QuickGELU'):
+        OpenCLIP(arch=TINY_CLIP_CFG, checkpoint=ckpts['jit'], quick_gelu=False)
+
+
 def test_load_open_clip_state_dicts(tiny, ckpts):
     img = torch.randn(1, 3, 64, 64)
     for key in ('sd', 'nested'):

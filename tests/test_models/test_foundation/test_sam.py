@@ -76,3 +76,24 @@ def test_prompting(sam, image):
     assert pts['masks'].shape == (3, 30, 50) and pts['scores'].shape == (3, )
     boxes = sam.predict_boxes(image, np.array([[0, 0, 20, 10], [5, 5, 45, 25]]))
     assert boxes['masks'].shape == (2, 1, 30, 50) and boxes['masks'].dtype == bool
+
+
+def test_iou_first_generator_gives_upstream_masks(image):
+    torch.manual_seed(1)
+    # NMS off (threshold 1) so that many random-weight candidates survive
+    cfg = dict(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0,
+               box_nms_thresh=1.0)
+    ref = SegmentAnything('tiny', amg_cfg=cfg, device='cpu', iou_filter_first=False)
+    scores = ref.generate(image)['scores']
+    assert len(scores) >= 2
+    # a threshold that drops some candidates but not all
+    cfg['pred_iou_thresh'] = float(np.median(scores))
+    fast = SegmentAnything('tiny', amg_cfg=cfg, device='cpu')
+    fast.sam.load_state_dict(ref.sam.state_dict())
+    ref = SegmentAnything('tiny', amg_cfg=cfg, device='cpu', iou_filter_first=False)
+    ref.sam.load_state_dict(fast.sam.state_dict())
+    a, b = fast.generate(image), ref.generate(image)
+    assert type(fast.mask_generator).__name__ == 'IoUFirstMaskGenerator'
+    assert 0 < len(a['masks']) < len(scores)
+    assert np.array_equal(a['masks'], b['masks'])
+    assert np.allclose(a['scores'], b['scores'])

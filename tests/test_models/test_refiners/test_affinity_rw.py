@@ -158,3 +158,25 @@ def test_psa_label_with_the_dense_crf():
     assert set(label.unique().tolist()) <= {0, 1, 255}
     assert (label[12:28, 12:22] == 1).all()     # strong CAM: confident fg
     assert (label[:5, :5] == 0).all()           # far background: confident bg (ha)
+
+
+def test_model_from_config_and_checkpoint(tmp_path):
+    net = _tiny_affinity_net()
+    ckpt = tmp_path / 'aff.pth'
+    torch.save({'state_dict': net.state_dict()}, ckpt)
+    model_cfg = dict(type='AffinityNet', num_classes=2,
+                     backbone=tiny_backbone_cfg(out_indices=(1, 2, 3)),
+                     aff_head=dict(type='AffinityHead', in_channels=list(TINY_CHANNELS[1:]),
+                                   channels=[4, 4, 8]),
+                     data_preprocessor=dict(type='mmseg.SegDataPreProcessor',
+                                            mean=[1., 2., 3.], std=[4., 5., 6.],
+                                            bgr_to_rgb=True))
+    cfg_file = tmp_path / 'aff_cfg.py'
+    cfg_file.write_text(f'model = {model_cfg!r}\n')
+    rw = AffinityRandomWalk(model=dict(config=str(cfg_file), checkpoint=str(ckpt)))
+    assert not rw.model.training
+    assert all(not p.requires_grad for p in rw.model.parameters())
+    w = net.aff_head.fuse_conv.weight
+    assert torch.equal(rw.model.aff_head.fuse_conv.weight, w)
+    # the refiner normalises with the trained model's preprocessor statistics
+    assert rw.norm == dict(mean=[1., 2., 3.], std=[4., 5., 6.])

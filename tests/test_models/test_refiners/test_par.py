@@ -73,17 +73,25 @@ def test_constant_image_keeps_constant_mask():
     assert torch.allclose(out, torch.full_like(out, 0.25 * 1.01**10), rtol=1e-5)
 
 
-def test_matches_literal_formula_and_chunking():
+@pytest.mark.parametrize('backend', ['sparse', 'shift'])
+def test_matches_literal_formula(backend):
     g = torch.Generator().manual_seed(0)
     imgs = torch.rand(2, 3, 30, 26, generator=g)
     masks = torch.rand(2, 5, 15, 13, generator=g)
-    par = PAR(num_iter=3)
+    par = PAR(num_iter=3, backend=backend)
     up = torch.nn.functional.interpolate(masks, size=(30, 26), mode='bilinear',
                                          align_corners=True)
     ref = literal_par(par, imgs, up)
     assert torch.allclose(par(imgs, masks), ref, atol=1e-6)
-    par.cpu_chunk_bytes = 1  # one channel at a time
+    par.cpu_chunk_bytes = 1  # shift: one channel at a time
     assert torch.allclose(par(imgs, masks), ref, atol=1e-6)
+
+
+def test_gradients_flow_through_shift_backend():
+    imgs = torch.rand(1, 3, 12, 12, requires_grad=True)
+    masks = torch.rand(1, 2, 12, 12, requires_grad=True)
+    PAR(num_iter=2)(imgs, masks).sum().backward()  # 'auto' falls back to shift
+    assert imgs.grad.abs().sum() > 0 and masks.grad.abs().sum() > 0
 
 
 def test_per_channel_scaling_cancels():
@@ -208,6 +216,8 @@ def test_bad_options():
         PARRefiner(mode='other')
     with pytest.raises(ValueError):
         PAR(dilations=[0, 1])
+    with pytest.raises(ValueError):
+        PAR(backend='dense')
     with pytest.raises(ValueError):
         par_image(torch.zeros(1, 3, 2, 2), 'bgr')
 

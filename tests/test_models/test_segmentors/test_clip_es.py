@@ -160,3 +160,35 @@ def test_errors(model):
         model.loss(torch.zeros(1, 3, 32, 32), [])
     with pytest.raises(ValueError, match='cam_type'):
         build(cam_type='lrp')
+
+
+@pytest.mark.parametrize('name', [
+    'clip_es/clip-es_vit-b16_1xb1-trainfree_voc12aug-ori.py',
+    'clip_es/clip-es_vit-b16_1xb1-trainfree_coco-ori.py',
+    'clip_es/clip-es_vit-b16_1xb1-trainfree_coco-mini-voc-ori.py',
+    'sepl/sepl_sam-vit-h_1xb1-trainfree_voc12aug-pl-clip-es.py',
+    'sepl/sepl_sam-vit-b_1xb1-trainfree_coco-mini-voc-pl-clip-es.py',
+])
+def test_configs_build(name):
+    """Every config builds (tiny CLIP / SAM in place of the released sizes)."""
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from mmwsss.models.refiners import RefineChain
+    root = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs')
+    cfg = Config.fromfile(osp.join(root, name))
+    assert cfg.model.clip.arch == 'ViT-B-16' and cfg.model.clip.quick_gelu
+    cfg.model.clip.arch = TINY_CLIP_CFG
+    cfg.model.clip_checkpoint = None
+    init_default_scope('mmwsss')
+    model = MODELS.build(cfg.model)
+    assert len(model.class_names) == {'coco-ori': 80}.get(name.split('_')[-1][:-3], 20)
+    refiners = cfg.pseudo_label_cfg.refiners
+    for r in refiners:
+        if r['type'] == 'SAMRefiner':
+            assert r['sam']['arch'] in ('vit_b', 'vit_h')
+            r['sam'].update(arch='tiny', checkpoint=None)
+    chain = RefineChain(**cfg.pseudo_label_cfg)
+    assert [type(r).__name__ for r in chain.refiners][:2] == ['DenseCRF', 'ConfidenceIgnore']
+    assert cfg.pseudo_label_dataloader.batch_size == 1

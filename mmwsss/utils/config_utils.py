@@ -1,0 +1,30 @@
+"""Config helpers shared by the tools."""
+from typing import Any
+
+
+def set_data_root(cfg: Any, data_root: str) -> int:
+    """Point every ``*_dataloader.dataset`` (and nested ``datasets``) at ``data_root``.
+
+    mmengine configs evaluate ``data_root`` when the base file is parsed, so
+    overriding the variable alone does not reach the dataloaders; the tools'
+    ``--data-root`` calls this instead. Returns how many datasets were changed.
+    """
+    cfg.data_root = data_root
+    changed = 0
+
+    def _visit(ds) -> None:
+        nonlocal changed
+        if not isinstance(ds, dict):
+            return
+        if 'data_root' in ds:
+            ds['data_root'] = data_root
+            changed += 1
+        for key in ('dataset', 'datasets'):
+            sub = ds.get(key)
+            for item in (sub if isinstance(sub, (list, tuple)) else [sub]):
+                _visit(item)
+
+    for key in list(cfg.keys()):
+        if key.endswith('_dataloader') and isinstance(cfg[key], dict):
+            _visit(cfg[key].get('dataset'))
+    return changed

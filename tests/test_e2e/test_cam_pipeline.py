@@ -1,0 +1,117 @@
+"""End to end on the real coco-mini images: stage 1 -> pseudo labels -> eval -> stage 2.
+
+Runs the real tools as a user would (subprocesses), a few iterations each, on a
+6-image split of coco-mini converted to the VOC label space.
+"""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmwsss.datasets.converters.coco import convert_coco
+from mmwsss.testing.data import coco_mini_root
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CAM_CFG = 'configs/cam/cam_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+SEG_CFG = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+N_IMAGES = 6
+
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not found')]
+
+
+def _run(*args: str) -> str:
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='2')
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    return out
+
+
+@pytest.fixture(scope='module')
+def workspace(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('e2e')
+    data_root = str(tmp / 'coco-mini-voc')
+    src = coco_mini_root()
+    convert_coco(osp.join(src, 'annotations', 'instances_train2017.json'),
+                 osp.join(src, 'train2017'), data_root, label_space='voc', link=True,
+                 log=lambda msg: None)
+    split_dir = osp.join(data_root, 'ImageSets', 'Segmentation')
+    with open(osp.join(split_dir, 'train.txt')) as f:
+        ids = f.read().split()[:N_IMAGES]
+    with open(osp.join(split_dir, 'mini.txt'), 'w') as f:
+        f.write('\n'.join(ids) + '\n')
+    ckpt = osp.join(REPO, 'checkpoints', 'efficientnet-lite0_imagenet_mmwsss.pth')
+    if not osp.isfile(ckpt):
+        ckpt = str(tmp / 'effnet.pth')
+        _run('tools/model_converters/efficientnet_lite.py', ckpt)
+    return dict(tmp=tmp, data_root=data_root, ids=ids, pretrained=ckpt)
+
+
+def test_stage1_pseudo_labels_eval_stage2(workspace):
+    tmp, data_root, ids = workspace['tmp'], workspace['data_root'], workspace['ids']
+    mini = 'ImageSets/Segmentation/mini.txt'
+    work1 = str(tmp / 'stage1')
+    # --- stage 1: a few iterations of the CAM classifier on real photos
+    _run('tools/train.py', CAM_CFG, '--work-dir', work1, '--data-root', data_root,
+         '--cfg-options', 'train_cfg.max_iters=3', 'train_dataloader.batch_size=2',
+         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+         f'model.backbone.init_cfg.checkpoint={workspace["pretrained"]}',
+         'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1')
+    ckpt = osp.join(work1, 'iter_3.pth')
+    assert osp.isfile(ckpt)
+
+    # --- seeds scored on the training images with the threshold sweep
+    out = _run('tools/test.py', CAM_CFG, ckpt, '--work-dir', str(tmp / 'test1'),
+               '--data-root', data_root, '--cfg-options',
+               f'test_dataloader.dataset.ann_file={mini}', 'test_dataloader.num_workers=0',
+               'test_dataloader.persistent_workers=False', 'model.test_cfg.scales=[1.0]')
+    assert 'mIoU' in out and 'bg_thr' in out
+
+    # --- pseudo labels: one PNG per image, resumable
+    pl_dir = str(tmp / 'pl')
+    gen = ('tools/generate_pseudo_labels.py', CAM_CFG, ckpt, '--out-dir', pl_dir,
+           '--data-root', data_root, '--save-cams', '--cfg-options',
+           f'pseudo_label_dataloader.dataset.ann_file={mini}',
+           'pseudo_label_dataloader.num_workers=0',
+           'pseudo_label_dataloader.persistent_workers=False', 'model.test_cfg.scales=[1.0]')
+    out = _run(*gen)
+    assert f'written {N_IMAGES}' in out
+    for stem in ids:
+        img = Image.open(osp.join(data_root, 'JPEGImages', stem + '.jpg'))
+        lab = np.array(Image.open(osp.join(pl_dir, stem + '.png')))
+        assert lab.dtype == np.uint8 and lab.shape == (img.height, img.width)
+        labels = json.load(open(osp.join(data_root, 'cls_labels.json')))[stem]
+        assert set(np.unique(lab).tolist()) <= {0, 255} | {c + 1 for c in labels}
+        cams = np.load(osp.join(pl_dir, 'cams', stem + '.npz'))
+        assert sorted(cams['keys'].tolist()) == sorted(labels)
+    assert not [f for f in os.listdir(pl_dir) if f.startswith('.tmp')]
+    out = _run(*gen)  # a second run finds everything done
+    assert f'written 0, skipped {N_IMAGES}' in out
+
+    # --- evaluate the folder against the ground truth
+    js = str(tmp / 'eval.json')
+    _run('tools/eval_pseudo_labels.py', pl_dir, osp.join(data_root, 'SegmentationClass'),
+         '--split', osp.join(data_root, mini), '--classes-from',
+         osp.join(data_root, 'meta.json'), '--json', js)
+    res = json.load(open(js))
+    assert 0 <= res['mIoU'] <= 100
+
+    # --- stage 2: plain mmseg DeepLabV3+ on the pseudo labels
+    work2 = str(tmp / 'stage2')
+    _run('tools/train.py', SEG_CFG, '--work-dir', work2, '--data-root', data_root,
+         '--cfg-options', 'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
+         f'train_dataloader.dataset.ann_file={mini}',
+         f'train_dataloader.dataset.pseudo_label_dir={pl_dir}',
+         f'val_dataloader.dataset.ann_file={mini}',
+         'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
+         'train_dataloader.persistent_workers=False',
+         f'model.backbone.init_cfg.checkpoint={workspace["pretrained"]}',
+         'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1')
+    assert osp.isfile(osp.join(work2, 'iter_2.pth'))
