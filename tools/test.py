@@ -19,7 +19,8 @@ from mmwsss.utils.dist_compat import setup_cpu_distributed
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', nargs='?', default=None,
+                        help='checkpoint file (omit for training-free models)')
     parser.add_argument('--work-dir', help='the directory to save evaluation results')
     parser.add_argument('--out', type=str,
                         help='directory where predicted label PNGs are written')
@@ -51,7 +52,7 @@ def main():
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    cfg.load_from = args.checkpoint  # None: training-free model (CLIP-ES, priors)
 
     if args.show_dir:
         hooks = cfg.default_hooks

@@ -54,11 +54,11 @@ model = dict(
 _data = dict(data_root=data_root)
 train_dataloader = dict(batch_size=8, num_workers=2, dataset=_data)
 val_dataloader = dict(dataset=_data)
-test_dataloader = dict(dataset=_data)
 pseudo_label_dataloader = dict(dataset=_data)
-# Seeds are scored on the training images (WSSS protocol) with a background sweep:
-# `tools/test.py` on this config reports the best threshold and the whole curve.
-test_dataloader = pseudo_label_dataloader
+# `tools/test.py` on this config reports the best background threshold and the whole curve:
+# seeds are scored on the training images (the pseudo-label split), with their masks
+test_dataloader = dict(
+    dataset=dict(data_root=data_root, ann_file='ImageSets/Segmentation/train.txt'))
 test_evaluator = dict(_delete_=True, type='CAMMetric')
 val_dataloader = None
 val_evaluator = None

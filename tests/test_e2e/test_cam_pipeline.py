@@ -115,3 +115,38 @@ def test_stage1_pseudo_labels_eval_stage2(workspace):
          f'model.backbone.init_cfg.checkpoint={workspace["pretrained"]}',
          'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1')
     assert osp.isfile(osp.join(work2, 'iter_2.pth'))
+
+
+def test_two_process_cpu_training_and_generation(workspace):
+    """MMEngine's launcher with 2 CPU processes (gloo): train 2 iterations, then
+    write pseudo labels split across the ranks."""
+    tmp, data_root = workspace['tmp'], workspace['data_root']
+    mini = 'ImageSets/Segmentation/mini.txt'
+    work = str(tmp / 'dist')
+    env_port = dict(os.environ, PORT='29611', PYTHONPATH=REPO, OMP_NUM_THREADS='1')
+    common = ['--data-root', data_root]
+    proc = subprocess.run(
+        ['bash', 'tools/dist_train.sh', CAM_CFG, '2', '--work-dir', work, *common,
+         '--cfg-options', 'train_cfg.max_iters=2', 'train_dataloader.batch_size=1',
+         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+         f'model.backbone.init_cfg.checkpoint={workspace["pretrained"]}',
+         'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1'],
+        cwd=REPO, env=env_port, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    assert 'Distributed launcher: pytorch' in proc.stdout + proc.stderr or \
+        'world_size: 2' in proc.stdout + proc.stderr
+    ckpt = osp.join(work, 'iter_2.pth')
+    assert osp.isfile(ckpt)
+
+    pl_dir = str(tmp / 'dist_pl')
+    env_port['PORT'] = '29612'
+    proc = subprocess.run(
+        ['bash', 'tools/dist_generate_pseudo_labels.sh', CAM_CFG, ckpt, '2',
+         '--out-dir', pl_dir, *common, '--cfg-options',
+         f'pseudo_label_dataloader.dataset.ann_file={mini}',
+         'pseudo_label_dataloader.num_workers=0',
+         'pseudo_label_dataloader.persistent_workers=False', 'model.test_cfg.scales=[1.0]'],
+        cwd=REPO, env=env_port, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    written = sorted(f[:-4] for f in os.listdir(pl_dir) if f.endswith('.png'))
+    assert written == sorted(workspace['ids'])

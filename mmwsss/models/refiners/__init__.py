@@ -4,11 +4,10 @@ __all__ = ['BaseRefiner', 'RefineChain', 'RefineState', 'check_state', 'final_la
 from .sam_refiner import SAMRefiner, sepl_merge  # noqa: E402
 
 __all__ += ['SAMRefiner', 'sepl_merge']
-from .random_walk import random_walk  # noqa: E402
 from .affinity_rw import AffinityRandomWalk, PSAAffinityLabel  # noqa: E402
 from .irn_rw import IRLabel, IRNRandomWalk  # noqa: E402
 
-__all__ += ['random_walk', 'AffinityRandomWalk', 'PSAAffinityLabel', 'IRNRandomWalk', 'IRLabel']
+__all__ += ['AffinityRandomWalk', 'PSAAffinityLabel', 'IRNRandomWalk', 'IRLabel']
 from .crf import CRF_PRESETS, DenseCRF, dense_crf  # noqa: E402
 from .par import PAR, PARRefiner, refine_cams_with_bg  # noqa: E402
 

@@ -40,6 +40,8 @@ CRF_PRESETS: Dict[str, dict] = {
     'toco_seg': dict(unary='softmax', num_iter=10, gaussian=(1, 1), bilateral=(121, 5, 4)),
     # MoRe ``infer_seg_voc.py``, BECO ``utils/crf.py``, CLIP-ES pseudo masks.
     'more_beco': dict(unary='softmax', num_iter=10, gaussian=(1, 3), bilateral=(67, 3, 4)),
+    # CLIP-ES ``eval_cam_with_crf.py`` (bg = 1 - max cam; CGL: confidence < 0.95 -> 255).
+    'clip_es': dict(unary='softmax', num_iter=10, gaussian=(1, 3), bilateral=(67, 3, 4)),
     # AFA test and WeCLIP test (author's settings).
     'afa': dict(unary='softmax', num_iter=10, gaussian=(3, 3), bilateral=(64, 5, 4)),
 }
@@ -151,6 +153,8 @@ class DenseCRF(BaseRefiner):
         bg_score: constant bg (softmax: bg score; label: bg threshold).
         restrict_to_labels: pass only bg + present classes to the CRF (the
             official behaviour); False uses all 1 + C (seg post-processing).
+        ignore_below: in a written label, 255 where the top CRF marginal is
+            below this (CLIP-ES's confidence-guided loss uses 0.95). None: off.
     """
 
     def __init__(self,
@@ -164,6 +168,7 @@ class DenseCRF(BaseRefiner):
                  bg_score: Optional[float] = None,
                  output: Optional[str] = None,
                  restrict_to_labels: bool = True,
+                 ignore_below: Optional[float] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         if preset is not None and preset not in CRF_PRESETS:
@@ -193,6 +198,7 @@ class DenseCRF(BaseRefiner):
         self.bg_score = bg_score
         self.output = output
         self.restrict_to_labels = restrict_to_labels
+        self.ignore_below = ignore_below
 
     # -- inputs ---------------------------------------------------------------
     def _keys(self, state: RefineState, num_classes: int, device) -> Tensor:
@@ -263,7 +269,9 @@ class DenseCRF(BaseRefiner):
             state['scores'] = out
             state['label'] = None
         if self.output in ('label', 'both'):
-            label = out.masked_fill(~keep[..., None, None], float('-inf')).argmax(1)
+            conf, label = out.masked_fill(~keep[..., None, None], float('-inf')).max(1)
+            if self.ignore_below is not None:
+                label[conf < self.ignore_below] = IGNORE_INDEX
             if state.get('valid_mask') is not None:
                 label[~state['valid_mask'].bool()] = IGNORE_INDEX
             state['label'] = label

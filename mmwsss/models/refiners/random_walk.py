@@ -5,9 +5,9 @@ whose only non-zero entries are the pixel itself and the pixels within
 ``radius``, then propagate class scores with T^(2^logt). The official code
 materialises a dense (HW, HW) matrix and squares it ``logt`` times. Here the
 same operator is stored as per-neighbour weights (B, N, h, w) and applied
-``2^logt`` times locally (``mode='sparse'``: a sparse CSR matrix, ``'local'``:
-shifted slices), which is mathematically identical to the dense matrix power
-(T^256 v = T(T(...T v))) at O(hw * N) memory per step. ``mode='dense'`` keeps
+``2^logt`` times locally (``mode='local'``, the default: shifted slices;
+``'sparse'``: a sparse CSR matrix), which is mathematically identical to the
+dense matrix power (T^256 v = T(T(...T v))) at O(hw * N) memory per step. ``mode='dense'`` keeps
 the official dense matrix power for small maps and for tests.
 
 Conventions used throughout:

@@ -182,3 +182,17 @@ def test_bad_options():
         DenseCRF(bg_power=4, bg_score=0.3)
     with pytest.raises(ValueError):
         label_unary(np.zeros((2, 2), dtype=np.int64), 3, 1.0)
+
+
+def test_ignore_below_confidence():
+    img = two_colour_image()
+    scores = blurry_scores()
+    base = dict(img=img, cams=torch.zeros(1, 2, 24, 32), img_labels=torch.tensor([[1., 0.]]),
+                scores=scores)
+    both = DenseCRF(preset='clip_es', output='both')(dict(base))
+    conf = both['scores'].max(1)[0]
+    thr = float(conf.median())
+    out = DenseCRF(preset='clip_es', output='label', ignore_below=thr)(dict(base))['label']
+    assert torch.equal(out == 255, conf < thr)
+    assert torch.equal(out[conf >= thr], both['label'][conf >= thr])
+    assert (out == 255).any() and (out != 255).any()

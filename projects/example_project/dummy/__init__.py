@@ -1,0 +1,3 @@
+from .lse_cam_head import DummyLSEPoolCAMHead
+
+__all__ = ['DummyLSEPoolCAMHead']
