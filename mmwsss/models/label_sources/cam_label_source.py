@@ -17,8 +17,8 @@ class CAMLabelSource(BaseModule):
 
     Called by :class:`SingleStageWSSS` with a context dict holding
     ``inputs`` (B, 3, H, W) normalised images, ``cams`` (B, C, h, w) raw CAMs of
-    the training forward pass, ``img_labels`` (B, C), ``img`` (B, 3, H, W) float
-    RGB in 0..255 (de-normalised), ``model`` (the segmentor) and
+    the training forward pass, ``img_labels`` (B, C), ``img`` (B, 3, H, W) uint8
+    RGB (de-normalised), ``model`` (the segmentor) and
     ``data_samples``. Returns (B, H, W) long labels (0 bg, 255 ignore). No
     gradient flows through the labels.
 

@@ -85,16 +85,22 @@ class SingleStageWSSS(CAMPredictMixin, EncoderDecoder):
         return self.cls_head
 
     def _denormalize(self, inputs: Tensor) -> Tensor:
-        """(B, 3, H, W) float RGB/BGR image in 0..255 for image-aware refiners."""
+        """(B, 3, H, W) uint8 RGB image for image-aware refiners (CRF, PAR).
+
+        Undoes the data preprocessor's normalisation; images are loaded BGR, so
+        they are flipped to RGB unless the preprocessor already converted them.
+        """
         pre = self.data_preprocessor
-        mean = getattr(pre, 'mean', None)
+        img = inputs.detach()
         std = getattr(pre, 'std', None)
-        img = inputs
+        mean = getattr(pre, 'mean', None)
         if std is not None:
             img = img * std.to(img)
         if mean is not None:
             img = img + mean.to(img)
-        return img.clamp(0, 255)
+        if not getattr(pre, 'channel_conversion', False):
+            img = img.flip(1)
+        return img.round().clamp(0, 255).to(torch.uint8)
 
     @staticmethod
     def _current_iter() -> int:

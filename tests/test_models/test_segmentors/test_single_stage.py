@@ -91,3 +91,35 @@ def test_predict_source_cam_and_multiscale_labels():
     model.eval()
     out = model.predict(inputs, samples)
     assert out[0].cams.data.shape == (C, 32, 32)
+
+
+def test_par_label_source_gets_uint8_rgb_image():
+    """A refiner in the label source sees the de-normalised uint8 RGB image."""
+    seen = {}
+
+    @MODELS.register_module(force=True)
+    class _SpyRefiner(nn.Module):
+        def forward(self, state):
+            seen['img'] = state['img']
+            return state
+
+    model = _model(label_source=dict(type='CAMLabelSource', bg_thr=0.5,
+                                     refiner=dict(type='_SpyRefiner')))
+    inputs, samples = demo_wsss_inputs(batch=1, num_classes=C)
+    model.loss(inputs / 255., samples)  # what the preprocessor would hand over
+    img = seen['img']
+    assert img.dtype == torch.uint8
+    # preprocessor: mean 0, std 255, no channel conversion -> inputs are BGR in 0..1;
+    # de-normalised x255 and flipped to RGB
+    expected = inputs.flip(1).round().clamp(0, 255).to(torch.uint8)
+    assert torch.equal(img, expected)
+
+
+def test_par_refiner_in_single_stage():
+    model = _model(label_source=dict(
+        type='CAMLabelSource', bg_thr=0.5,
+        refiner=dict(type='PARRefiner', bg_high=0.7, bg_low=0.25)))
+    inputs, samples = demo_wsss_inputs(batch=2, num_classes=C)
+    losses = model.loss(inputs, samples)
+    assert 'decode.loss_ce' in losses
+    assert set(samples[1].gt_sem_seg.data.unique().tolist()) <= {0, 2, 3, 255}
