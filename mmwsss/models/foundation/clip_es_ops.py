@@ -10,14 +10,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..utils.cam import normalize_cams
+
 
 def minmax_scale(cams: Tensor, eps: float = 1e-7) -> Tensor:
     """Per-map (x - min) / (eps + max(x - min)) over the last two dims
-    (pytorch-grad-cam's ``scale_cam_image``). (..., h, w) -> (..., h, w)."""
-    flat = cams.flatten(-2)
-    flat = flat - flat.min(-1, keepdim=True)[0]
-    flat = flat / (eps + flat.max(-1, keepdim=True)[0])
-    return flat.view_as(cams)
+    (pytorch-grad-cam's ``scale_cam_image``). (..., h, w) -> (..., h, w).
+
+    The shared :func:`normalize_cams` ('minmax') with grad-cam's eps."""
+    return normalize_cams(cams, 'minmax', eps=eps)
 
 
 def grad_cam(activations: Tensor, grads: Tensor, grid: Sequence[int]) -> Tensor:

@@ -27,28 +27,29 @@ def check_cams(cams: Tensor, img_labels: Optional[Tensor] = None) -> None:
 
 
 def normalize_cams(cams: Tensor, mode: str = 'max', eps: float = 1e-5) -> Tensor:
-    """Per-image, per-class normalisation of non-negative CAMs.
+    """Per-map normalisation of CAMs over their last two (spatial) dims.
 
     Args:
-        cams: (B, C, H, W).
+        cams: (..., H, W), usually (B, C, H, W); each (H, W) map is normalised.
         mode: ``'max'``: x / (max + eps) (IRN / PSA);
-            ``'minmax'``: (x - min) / (max + eps) after subtracting min, as ToCo's
-            ``multi_scale_cam2`` computes it: x -= min; x /= (max(x) + eps);
+            ``'minmax'``: (x - min) / (max(x - min) + eps), as ToCo's
+            ``multi_scale_cam2`` and pytorch-grad-cam (CLIP-ES, eps 1e-7) compute it;
             ``'minmax_seam'``: ReLU(x - min - eps) / (max - min + eps) (SEAM max_norm).
             ``'none'``: unchanged.
+        eps: the stabiliser of the chosen formula.
     Returns:
-        (B, C, H, W) normalised CAMs.
+        normalised CAMs, same shape.
     """
     if mode == 'none':
         return cams
-    flat = cams.flatten(2)
+    flat = cams.flatten(-2)
     cmax = flat.max(-1)[0][..., None, None]
     cmin = flat.min(-1)[0][..., None, None]
     if mode == 'max':
         return cams / (cmax + eps)
     if mode == 'minmax':
         shifted = cams - cmin
-        return shifted / (shifted.flatten(2).max(-1)[0][..., None, None] + eps)
+        return shifted / (shifted.flatten(-2).max(-1)[0][..., None, None] + eps)
     if mode == 'minmax_seam':
         return F.relu(cams - cmin - eps) / (cmax - cmin + eps)
     raise ValueError(f"unknown CAM normalisation '{mode}'")

@@ -75,3 +75,11 @@ def test_background_and_scores_to_label():
     assert scores_to_label(s, torch.tensor([[1., 0.]])).tolist() == [[[1, 1, 0, 0]]]
     with pytest.raises(ValueError):
         add_background(cams)
+
+
+def test_normalize_any_leading_dims():
+    # (K, H, W) maps are normalised per map, like (B, C, H, W)
+    cams = torch.tensor([[[1., 3.]], [[2., 2.]]])  # 2 maps of 1x2
+    out = normalize_cams(cams, 'minmax', eps=1e-7)
+    assert torch.allclose(out[0].flatten(), torch.tensor([0., 1.]))
+    assert out[1].flatten().tolist() == [0., 0.]  # constant map -> 0 (0 / (0 + eps))
