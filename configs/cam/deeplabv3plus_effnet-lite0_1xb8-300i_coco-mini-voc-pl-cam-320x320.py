@@ -2,11 +2,11 @@
 # config inherited as is: decode head, loss, pipeline, SGD schedule) with the ImageNet
 # EfficientNet-Lite0 backbone at output stride 16 (ASPP dilations 6/12/18 as DeepLabV3+
 # uses at OS16), BN instead of SyncBN, no auxiliary head, trained on the pseudo labels of
-# configs/cam/cam_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py.
+# configs/cam/cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py (the quickstart).
 _base_ = 'mmseg::deeplabv3plus/deeplabv3plus_r50-d8_4xb4-20k_voc12aug-512x512.py'
 # ---- frequently modified ----
 data_root = 'data/coco-mini-voc'
-pseudo_label_dir = 'work_dirs/cam_coco-mini/pseudo_labels'
+pseudo_label_dir = 'work_dirs/cam-inhead_coco-mini/pseudo_labels'
 pretrained = 'checkpoints/efficientnet-lite0_imagenet_mmwsss.pth'
 crop_size = (320, 320)
 max_iters = 300

@@ -17,7 +17,8 @@ from mmwsss.datasets.converters.coco import convert_coco
 from mmwsss.testing.data import coco_mini_root
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CAM_CFG = 'configs/cam/cam_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+# the quickstart's CAM config: the IRN-style baseline with its head started from ImageNet
+CAM_CFG = 'configs/cam/cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
 SEG_CFG = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
 N_IMAGES = 6
 
@@ -32,6 +33,12 @@ def _run(*args: str) -> str:
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
     return out
+
+
+def _pretrained_options(ckpt: str) -> list:
+    """Point the backbone and the head transfer of CAM_CFG at ``ckpt``."""
+    return [f'model.backbone.init_cfg.checkpoint={ckpt}',
+            f'model.decode_head.init_cfg.1.checkpoint={ckpt}']
 
 
 @pytest.fixture(scope='module')
@@ -50,7 +57,7 @@ def workspace(tmp_path_factory):
     ckpt = osp.join(REPO, 'checkpoints', 'efficientnet-lite0_imagenet_mmwsss.pth')
     if not osp.isfile(ckpt):
         ckpt = str(tmp / 'effnet.pth')
-        _run('tools/model_converters/efficientnet_lite.py', ckpt)
+        _run('tools/model_converters/efficientnet_lite.py', ckpt, '--keep-head')
     return dict(tmp=tmp, data_root=data_root, ids=ids, pretrained=ckpt)
 
 
@@ -59,11 +66,13 @@ def test_stage1_pseudo_labels_eval_stage2(workspace):
     mini = 'ImageSets/Segmentation/mini.txt'
     work1 = str(tmp / 'stage1')
     # --- stage 1: a few iterations of the CAM classifier on real photos
-    _run('tools/train.py', CAM_CFG, '--work-dir', work1, '--data-root', data_root,
-         '--cfg-options', 'train_cfg.max_iters=3', 'train_dataloader.batch_size=2',
-         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-         f'model.backbone.init_cfg.checkpoint={workspace["pretrained"]}',
-         'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1')
+    out = _run('tools/train.py', CAM_CFG, '--work-dir', work1, '--data-root', data_root,
+               '--cfg-options', 'train_cfg.max_iters=3', 'train_dataloader.batch_size=2',
+               'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+               *_pretrained_options(workspace['pretrained']),
+               'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1')
+    # the CAM head started from the ImageNet classifier rows of all 20 VOC classes
+    assert 'ClassifierTransfer: 20/20 classes' in out
     ckpt = osp.join(work1, 'iter_3.pth')
     assert osp.isfile(ckpt)
 
@@ -129,7 +138,7 @@ def test_two_process_cpu_training_and_generation(workspace):
         ['bash', 'tools/dist_train.sh', CAM_CFG, '2', '--work-dir', work, *common,
          '--cfg-options', 'train_cfg.max_iters=2', 'train_dataloader.batch_size=1',
          'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-         f'model.backbone.init_cfg.checkpoint={workspace["pretrained"]}',
+         *_pretrained_options(workspace['pretrained']),
          'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1'],
         cwd=REPO, env=env_port, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
