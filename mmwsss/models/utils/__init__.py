@@ -6,7 +6,8 @@ __all__ = ['IGNORE_INDEX', 'add_background', 'cam_to_label', 'check_cams', 'merg
            'normalize_cams', 'scores_to_label', 'CAM_PRESETS', 'multi_scale_cams']
 from .classifier_transfer import (ClassifierTransferInit, resolve_class_map,  # noqa: E402
                                   transfer_classifier_rows)
-from .imagenet_class_map import IMAGENET_CLASS_MAPS, VOC_TO_IMAGENET  # noqa: E402
+from .imagenet_class_map import (COCO_TO_IMAGENET, IMAGENET_CLASS_MAPS,  # noqa: E402
+                                 VOC_TO_IMAGENET)
 
 __all__ += ['ClassifierTransferInit', 'resolve_class_map', 'transfer_classifier_rows',
-            'IMAGENET_CLASS_MAPS', 'VOC_TO_IMAGENET']
+            'IMAGENET_CLASS_MAPS', 'VOC_TO_IMAGENET', 'COCO_TO_IMAGENET']

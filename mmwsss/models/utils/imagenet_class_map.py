@@ -46,5 +46,78 @@ VOC_TO_IMAGENET: Dict[str, List[int]] = {
     'tvmonitor': [851, 664, 782],  # television, monitor, screen
 }
 
-# Named maps for configs: ``class_map='voc'``.
-IMAGENET_CLASS_MAPS: Dict[str, Dict[str, List[int]]] = dict(voc=VOC_TO_IMAGENET)
+# The 80 COCO categories (COCO_CLASSES names). The 20 VOC categories reuse the VOC
+# lists, except that pickup goes to 'truck' (COCO labels pickups as trucks). Absent,
+# with no ImageNet class of their own: fire hydrant, giraffe, suitcase, frisbee,
+# snowboard, kite (ImageNet 'kite' is the bird), baseball bat, baseball glove,
+# skateboard, surfboard, fork, knife, sandwich, carrot, donut, cake, oven, scissors,
+# hair drier, toothbrush.
+COCO_TO_IMAGENET: Dict[str, List[int]] = {
+    'person': VOC_TO_IMAGENET['person'],
+    'bicycle': VOC_TO_IMAGENET['bicycle'],
+    'car': [c for c in VOC_TO_IMAGENET['car'] if c != 717],
+    'motorcycle': VOC_TO_IMAGENET['motorbike'],
+    'airplane': VOC_TO_IMAGENET['aeroplane'],
+    'bus': VOC_TO_IMAGENET['bus'],
+    'train': VOC_TO_IMAGENET['train'],
+    # garbage truck, tow truck, trailer truck, fire engine, moving van, police van, pickup
+    'truck': [569, 864, 867, 555, 675, 734, 717],
+    'boat': VOC_TO_IMAGENET['boat'],
+    'traffic light': [920],
+    'stop sign': [919],  # street sign
+    'parking meter': [704],
+    'bench': [703],  # park bench
+    'bird': VOC_TO_IMAGENET['bird'],
+    'cat': VOC_TO_IMAGENET['cat'],
+    'dog': VOC_TO_IMAGENET['dog'],
+    'horse': VOC_TO_IMAGENET['horse'],
+    'sheep': VOC_TO_IMAGENET['sheep'],
+    'cow': VOC_TO_IMAGENET['cow'],
+    'elephant': [101, 385, 386],  # tusker, Indian elephant, African elephant
+    'bear': _span(294, 297),  # brown, American black, ice, sloth bear
+    'zebra': [340],
+    'backpack': [414],
+    'umbrella': [879],
+    'handbag': [748],  # purse
+    'tie': [906, 457, 451],  # Windsor tie, bow tie, bolo tie
+    'skis': [795],  # ski
+    # baseball, basketball, croquet ball, golf ball, ping-pong ball, rugby ball,
+    # soccer ball, tennis ball
+    'sports ball': [429, 430, 522, 574, 722, 768, 805, 852],
+    'tennis racket': [752],  # racket
+    'bottle': VOC_TO_IMAGENET['bottle'],
+    'wine glass': [572],  # goblet
+    'cup': [968, 504],  # cup, coffee mug
+    'spoon': [910],  # wooden spoon
+    'bowl': [659, 809],  # mixing bowl, soup bowl
+    'banana': [954],
+    'apple': [948],  # Granny Smith
+    'orange': [950],
+    'broccoli': [937],
+    'hot dog': [934],  # hotdog
+    'pizza': [963],
+    'chair': VOC_TO_IMAGENET['chair'],
+    'couch': VOC_TO_IMAGENET['sofa'],
+    'potted plant': VOC_TO_IMAGENET['pottedplant'],
+    'bed': [564],  # four-poster
+    'dining table': VOC_TO_IMAGENET['diningtable'],
+    'toilet': [861],  # toilet seat
+    'tv': VOC_TO_IMAGENET['tvmonitor'],
+    'laptop': [620, 681],  # laptop, notebook
+    'mouse': [673],
+    'remote': [761],  # remote control
+    'keyboard': [508],  # computer keyboard
+    'cell phone': [487],  # cellular telephone
+    'microwave': [651],
+    'toaster': [859],
+    'sink': [896],  # washbasin
+    'refrigerator': [760],
+    'book': [917, 921],  # comic book, book jacket
+    'clock': [409, 530, 892],  # analog, digital, wall clock
+    'vase': [883],
+    'teddy bear': [850],  # teddy
+}
+
+# Named maps for configs: ``class_map='voc'`` or ``'coco'``.
+IMAGENET_CLASS_MAPS: Dict[str, Dict[str, List[int]]] = dict(
+    voc=VOC_TO_IMAGENET, coco=COCO_TO_IMAGENET)

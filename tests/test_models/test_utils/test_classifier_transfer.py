@@ -3,9 +3,9 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-from mmwsss.datasets import VOC_CLASSES
+from mmwsss.datasets import COCO_CLASSES, COCO_TO_VOC, VOC_CLASSES
 from mmwsss.models.heads import CAMHead
-from mmwsss.models.utils import (VOC_TO_IMAGENET, ClassifierTransferInit,
+from mmwsss.models.utils import (COCO_TO_IMAGENET, VOC_TO_IMAGENET, ClassifierTransferInit,
                                  transfer_classifier_rows)
 
 
@@ -36,6 +36,35 @@ def test_voc_map_is_well_formed():
     assert all(0 <= i < 1000 for i in flat)
     assert len(flat) == len(set(flat)), 'an ImageNet class is mapped to two VOC classes'
     assert len(VOC_TO_IMAGENET['dog']) == 118  # the ImageNet dog breeds 151..268
+
+
+def test_coco_map_is_well_formed():
+    assert set(COCO_TO_IMAGENET) <= set(COCO_CLASSES[1:])
+    assert len(COCO_TO_IMAGENET) == 60  # 20 COCO classes have no ImageNet counterpart
+    assert 'giraffe' not in COCO_TO_IMAGENET and 'kite' not in COCO_TO_IMAGENET
+    flat = [i for v in COCO_TO_IMAGENET.values() for i in v]
+    assert all(0 <= i < 1000 for i in flat) and len(flat) == len(set(flat))
+    # the VOC categories keep their VOC lists, except pickup (717): a COCO truck
+    for coco_name, voc_name in COCO_TO_VOC.items():
+        expected = set(VOC_TO_IMAGENET[voc_name]) - ({717} if voc_name == 'car' else set())
+        assert set(COCO_TO_IMAGENET[coco_name]) == expected, coco_name
+    assert 717 in COCO_TO_IMAGENET['truck']
+
+
+def test_coco_head_keeps_default_init_for_unmapped(tmp_path):
+    src = torch.randn(1000, 4)
+    ckpt = tmp_path / 'imagenet.pth'
+    torch.save({'imagenet_head': {'weight': src}}, ckpt)
+    init_default_scope('mmwsss')
+    head = CAMHead(in_channels=4, num_classes=80, init_cfg=[
+        dict(type='Normal', std=0.01, override=dict(name='conv_seg')),
+        dict(type='ClassifierTransfer', checkpoint=str(ckpt), class_map='coco')])
+    head.init_weights()
+    w = head.conv_seg.weight[..., 0, 0]
+    zebra = COCO_CLASSES.index('zebra') - 1
+    giraffe = COCO_CLASSES.index('giraffe') - 1
+    assert torch.equal(w[zebra], src[340])
+    assert 0 < w[giraffe].abs().max() < 0.1
 
 
 def _head(init_cfg):
