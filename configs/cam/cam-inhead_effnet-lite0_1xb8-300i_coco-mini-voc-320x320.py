@@ -8,6 +8,9 @@
 # imagenet_class_map.py; 'person' has only a weak proxy), then trains as usual.
 # This is transfer learning, not part of IRN: configs/cam/README.md gives both numbers.
 _base_ = ['./cam_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py']
+# The checkpoint must hold the ImageNet head (converted with --keep-head, as
+# tools/install.sh does). Another checkpoint from the command line needs both keys:
+#   --cfg-options model.backbone.init_cfg.checkpoint=F model.decode_head.init_cfg.1.checkpoint=F
 
 model = dict(
     decode_head=dict(init_cfg=[
