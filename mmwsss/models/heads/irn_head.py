@@ -114,7 +114,7 @@ class IRNHead(BaseModule):
                  for c, o in zip(in_channels, dp_channels)])
             self.dp_fuse_deep = GNBranch(sum(dp_channels[num_shallow:]), dp_mid, dp_groups(dp_mid))
             self.dp_fuse = GNBranch(sum(dp_channels[:num_shallow]) + dp_mid, dp_mid,
-                                   dp_groups(dp_mid))
+                                    dp_groups(dp_mid))
             self.dp_out = nn.Conv2d(dp_mid, 2, 1, bias=False)
             self.mean_shift = MeanShift(2)
 

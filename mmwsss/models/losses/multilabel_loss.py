@@ -1,5 +1,4 @@
 """The multi-label classification loss every CAM method uses."""
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 

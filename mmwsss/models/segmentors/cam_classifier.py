@@ -1,5 +1,5 @@
 """A CAM classifier as an mmseg segmentor: trains on image labels, predicts CAMs."""
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F

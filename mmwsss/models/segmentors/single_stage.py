@@ -1,5 +1,5 @@
 """Single-stage WSSS: CAMs of a classification branch train any mmseg decode head."""
-from typing import List, Optional, Sequence, Union
+from typing import List, Sequence
 
 import torch
 from mmengine.config import ConfigDict

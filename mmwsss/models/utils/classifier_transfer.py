@@ -16,6 +16,7 @@ from mmengine.model.weight_init import update_init_info
 from torch import Tensor, nn
 
 from mmwsss.registry import WEIGHT_INITIALIZERS
+
 from .imagenet_class_map import IMAGENET_CLASS_MAPS
 
 ClassMap = Union[str, Dict[str, Sequence[int]]]

@@ -19,8 +19,8 @@ def conv_neighbours(x, dilations):
     b, ch, h, w = x.shape
     out = []
     for d in dilations:
-        pad = torch.nn.functional.pad(x, [d] * 4, mode='replicate').reshape(b * ch, 1, h + 2 * d,
-                                                                              w + 2 * d)
+        pad = torch.nn.functional.pad(x, [d] * 4, mode='replicate')
+        pad = pad.reshape(b * ch, 1, h + 2 * d, w + 2 * d)
         out.append(torch.nn.functional.conv2d(pad, kernel, dilation=d).view(b, ch, 8, h, w))
     return torch.cat(out, 2)
 
