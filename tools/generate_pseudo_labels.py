@@ -34,7 +34,7 @@ import mmwsss  # noqa: F401
 from mmwsss.registry import DATASETS, MODELS
 from mmwsss.models.heads.cam_head import stack_img_labels
 from mmwsss.models.refiners import RefineChain
-from mmwsss.utils.config_utils import set_data_root
+from mmwsss.utils.config_utils import load_config
 from mmwsss.utils.dist_compat import setup_cpu_distributed
 from mmwsss.utils.io import atomic_save_npz, atomic_write_png, image_stem
 
@@ -93,11 +93,7 @@ def load_rgb(path: str, shape) -> torch.Tensor:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.data_root:
-        set_data_root(cfg, args.data_root)
+    cfg = load_config(args.config, args.cfg_options, args.data_root)
     if args.launcher != 'none':
         setup_cpu_distributed(cfg)
         init_dist(args.launcher, **cfg.get('env_cfg', {}).get('dist_cfg', {}))

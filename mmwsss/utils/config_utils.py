@@ -1,5 +1,7 @@
 """Config helpers shared by the tools."""
-from typing import Any
+from typing import Any, Optional
+
+from mmengine.config import Config
 
 
 def set_data_root(cfg: Any, data_root: str) -> int:
@@ -28,3 +30,14 @@ def set_data_root(cfg: Any, data_root: str) -> int:
         if key.endswith('_dataloader') and isinstance(cfg[key], dict):
             _visit(cfg[key].get('dataset'))
     return changed
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None,
+                data_root: Optional[str] = None) -> Config:
+    """``Config.fromfile`` + ``--cfg-options`` + ``--data-root``, in the tools' order."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if data_root:
+        set_data_root(cfg, data_root)
+    return cfg

@@ -15,13 +15,13 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import mmwsss  # noqa: F401  (registries, checkpoint allow-list)
 from mmwsss.registry import DATASETS, MODELS
-from mmwsss.utils.config_utils import set_data_root
+from mmwsss.utils.config_utils import load_config
 from mmwsss.utils.io import _atomic
 
 
@@ -80,11 +80,7 @@ def stack_rows(rows: List[np.ndarray]) -> np.ndarray:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.data_root:
-        set_data_root(cfg, args.data_root)
+    cfg = load_config(args.config, args.cfg_options, args.data_root)
     init_default_scope(cfg.get('default_scope', 'mmwsss'))
     loader = cfg.get(f'{args.split}_dataloader')
     if not loader:
