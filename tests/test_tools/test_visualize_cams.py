@@ -50,3 +50,29 @@ def test_rows_and_tiles(tmp_path, cam_ckpt):
     with pytest.raises(IndexError, match=r'\[9999\]'):
         tool.main([CFG, cam_ckpt, '--out', out, '--indices', '0,9999', '--data-root',
                    data_root])
+
+
+def test_draw_row_by_hand():
+    """Each tile is 0.5 photo + 0.5 JET(cam): JET(0) = BGR (128, 0, 0), JET(1) = (0, 0, 128)."""
+    import numpy as np
+    import torch
+    img = np.zeros((20, 40, 3), np.uint8)
+    img[:] = (100, 50, 200)
+    cams = torch.zeros(3, 20, 40)
+    cams[2, :, 20:] = 1.0  # class 2 fires on the right half
+    gt = np.zeros((20, 40), np.int64)
+    row = tool.draw_row(img, cams, [0, 2], ['background', 'a', 'b', 'c'], None, width=40)
+    assert row.shape == (20, 120, 3)
+    assert (row[:, :40] == (100, 50, 200)).all()  # the photo itself
+    # (row 3 stays clear of the class name written at the tiles' lower left)
+    assert tuple(row[3, 50]) == (114, 25, 100)  # class 0: cam 0 everywhere
+    assert tuple(row[3, 85]) == (114, 25, 100)  # class 2, left half: cam 0
+    assert tuple(row[3, 110]) == (50, 25, 164)  # class 2, right half: cam 1
+    # the ground-truth outline is drawn in white around the class's region
+    gt[2:12, 25:35] = 3  # segmentation index 3 = foreground class 2
+    outlined = tool.draw_row(img, cams, [2], ['background', 'a', 'b', 'c'], gt, width=40)
+    assert tuple(outlined[2, 70]) == (255, 255, 255)  # the region's top edge
+    assert tuple(outlined[6, 70]) == (50, 25, 164)  # inside: the heat value (cam 1)
+    # rows of different widths are padded with black on the right
+    stacked = tool.stack_rows([row, outlined])
+    assert stacked.shape == (40, 120, 3) and (stacked[20:, 80:] == 0).all()
