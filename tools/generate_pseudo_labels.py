@@ -9,34 +9,47 @@
 - Data: ``cfg.pseudo_label_dataloader`` (else ``cfg.test_dataloader``).
 - Refinement: ``cfg.pseudo_label_cfg = dict(refiners=[...], bg_thr=...)`` builds a
   :class:`RefineChain` applied to {img (original RGB), cams, img_labels}.
-- Output: DIR/<image stem>.png (class indices, 255 = ignore), optionally
-  DIR/cams/<stem>.npz (``keys``: fg class indices, ``cams``: float16 (K, H, W)).
-  Writes are atomic (tmp file + rename); images whose PNG exists are skipped, so a
-  killed run resumes. Runs distributed with ``--launcher pytorch``
+- Output: DIR/<key>.png (class indices, 255 = ignore), optionally
+  DIR/cams/<key>.npz (``keys``: fg class indices, ``cams``: float16 (K, H, W)).
+  ``<key>`` is the image's path relative to the dataset's image folder without
+  extension (``a/01`` for ``images/a/01.jpg``), so images with the same file name
+  in different folders never share an output; two images with the same key
+  (``x.jpg`` and ``x.png``) are refused before anything is written.
+- Writes are atomic (``.<name>.<id>.tmp`` + fsync + rename, mode from the umask);
+  images whose PNG exists (and, with --save-cams, whose npz exists) are skipped,
+  so a killed run resumes; the temporary files a killed run left are removed at
+  the start. Runs distributed with ``--launcher pytorch``
   (tools/dist_generate_pseudo_labels.sh).
+- Checked, each error naming the file: the checkpoint must fit the model exactly
+  (missing / unexpected / mismatched keys, NaN weights), images must decode
+  cleanly (truncated JPEGs), CAMs must be finite (the message names the image
+  and the checkpoint, and says NaN or inf), labels must fit a uint8 PNG.
 """
 import argparse
 import os
 import os.path as osp
 import sys
+from typing import List, Optional
 
-import mmcv
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import DefaultSampler, pseudo_collate
-from mmengine.dist import get_dist_info, init_dist, barrier
+from mmengine.dist import barrier, get_dist_info, init_dist
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from torch.utils.data import DataLoader
 
 import mmwsss  # noqa: F401
-from mmwsss.registry import DATASETS, MODELS
-from mmwsss.models.heads.cam_head import stack_img_labels
+from mmwsss.datasets.transforms.loading import decode_image
 from mmwsss.models.refiners import RefineChain
+from mmwsss.models.utils.cam import check_cams
+from mmwsss.registry import DATASETS, MODELS
+from mmwsss.structures import stack_img_labels
+from mmwsss.utils.checkpoint_compat import load_checkpoint_strict
 from mmwsss.utils.config_utils import load_config
 from mmwsss.utils.dist_compat import setup_cpu_distributed
-from mmwsss.utils.io import atomic_save_npz, atomic_write_png, image_stem
+from mmwsss.utils.io import (atomic_save_npz, atomic_write_png, output_key,
+                             remove_stale_temp_files)
 
 
 def parse_args(argv=None):
@@ -79,16 +92,39 @@ def build_dataset(cfg: Config):
 
 
 def load_rgb(path: str, shape) -> torch.Tensor:
-    """(1, 3, H, W) uint8 RGB image; errors name the file."""
+    """(1, 3, H, W) uint8 RGB image; errors name the file (corrupt JPEGs included)."""
     try:
-        img = mmcv.imread(path, channel_order='rgb')
-    except Exception as e:  # corrupt file
+        with open(path, 'rb') as f:
+            img_bytes = f.read()
+    except OSError as e:
         raise IOError(f'cannot read image {path}: {e}') from e
-    if img is None:
-        raise IOError(f'cannot read image {path}')
+    img = decode_image(img_bytes, path, flag='color', channel_order='rgb')
     if tuple(img.shape[:2]) != tuple(shape[:2]):
         raise ValueError(f'image {path} is {img.shape[:2]} but its CAM is {tuple(shape[:2])}')
     return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None]
+
+
+def output_keys(dataset) -> List[str]:
+    """The output name of every sample (see module doc); clashes are an error."""
+    img_root = (getattr(dataset, 'data_prefix', None) or {}).get('img_path')
+    keys, first = [], {}
+    for idx in range(len(dataset)):
+        img_path = dataset.get_data_info(idx)['img_path']
+        key = output_key(img_path, img_root)
+        if key in first:
+            raise ValueError(f'images {first[key]} and {img_path} would both be written as '
+                             f'{key}.png; rename one of them')
+        first[key] = img_path
+        keys.append(key)
+    return keys
+
+
+def _is_done(out_dir: str, key: str, save_cams: bool) -> bool:
+    # the PNG is written last, so it exists only when everything of the image is done;
+    # a run with --save-cams after one without must still write the npz files
+    if not osp.exists(osp.join(out_dir, key + '.png')):
+        return False
+    return not save_cams or osp.exists(osp.join(out_dir, 'cams', key + '.npz'))
 
 
 def main(argv=None) -> dict:
@@ -103,22 +139,30 @@ def main(argv=None) -> dict:
 
     model = MODELS.build(cfg.model)
     if args.checkpoint:
-        load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
+        # strict, on every rank: a partial fit would write labels from random weights
+        load_checkpoint_strict(model, args.checkpoint, map_location='cpu')
     model.to(device).eval()
     chain = build_refine_chain(cfg, args).to(device)
 
     dataset, loader_cfg = build_dataset(cfg)
+    keys = output_keys(dataset)
     os.makedirs(args.out_dir, exist_ok=True)
-    todo = []
-    for idx in range(len(dataset)):
-        stem = image_stem(dataset.get_data_info(idx)['img_path'])
-        if args.overwrite or not osp.exists(osp.join(args.out_dir, stem + '.png')):
-            todo.append(idx)
+    if rank == 0:
+        # no writer is running yet: every temporary file here is a killed run's leftover
+        stale = remove_stale_temp_files(args.out_dir)
+        if stale:
+            print(f'[pseudo labels] removed {len(stale)} temporary file(s) of an '
+                  f'interrupted run from {args.out_dir}', flush=True)
+    if world_size > 1:
+        barrier()  # nobody writes before rank 0 has cleaned up
+    todo = [idx for idx, key in enumerate(keys)
+            if args.overwrite or not _is_done(args.out_dir, key, args.save_cams)]
     n_done = len(dataset) - len(todo)
     if rank == 0:
         print(f'[pseudo labels] {len(dataset)} images, {n_done} already written, '
               f'{len(todo)} to do -> {args.out_dir}', flush=True)
     subset = dataset.get_subset(todo) if todo else None
+    key_of = {dataset.get_data_info(idx)['img_path']: keys[idx] for idx in todo}
 
     written = 0
     if subset is not None:
@@ -131,7 +175,8 @@ def main(argv=None) -> dict:
             for data in loader:
                 samples = model.test_step(data)
                 for sample in samples:
-                    written += write_one(sample, model, chain, args, device)
+                    written += write_one(sample, model, chain, args, device,
+                                         key_of[sample.img_path])
                     progress.update()
         if rank == 0:
             sys.stdout.write('\n')
@@ -149,23 +194,32 @@ def mmcv_progress(n: int, rank: int):
     return ProgressBar(n) if rank == 0 else _Silent()
 
 
-def write_one(sample, model, chain: RefineChain, args, device) -> int:
+def write_one(sample, model, chain: RefineChain, args, device,
+              key: Optional[str] = None) -> int:
     if 'cams' not in sample:
         raise KeyError(f'{type(model).__name__}.predict returned no "cams" for '
                        f'{sample.img_path}: use a CAM model (or predict_source="cam")')
     cams = sample.cams.data.float()[None].to(device)
     num_classes = cams.shape[1]
     labels = stack_img_labels([sample], num_classes, device)
+    where = f'image {sample.img_path}' + (
+        f' (checkpoint {args.checkpoint})' if args.checkpoint else ' (no checkpoint)')
+    check_cams(cams, labels, where=where)
     img = load_rgb(sample.img_path, cams.shape[-2:]).to(device)
     state = chain(dict(img=img, cams=cams, img_labels=labels, meta=[sample.metainfo]))
-    label = chain.final_label(state)[0].cpu().numpy().astype(np.uint8)
-    stem = image_stem(sample.img_path)
+    label = chain.final_label(state)[0].cpu().numpy()
+    bad = np.unique(label[((label < 0) | (label > num_classes)) & (label != 255)])
+    if bad.size:  # a uint8 cast would wrap these into valid-looking classes
+        raise ValueError(f'{where}: the refine chain produced labels {bad.tolist()[:10]} '
+                         f'outside [0, {num_classes}] and not ignore (255)')
+    label = label.astype(np.uint8)
+    key = key or osp.splitext(osp.basename(sample.img_path))[0]
     if args.save_cams:
-        keys = labels[0].nonzero().flatten()
-        out_cams = state.get('cams', cams)[0, keys].cpu().numpy().astype(np.float16)
-        atomic_save_npz(osp.join(args.out_dir, 'cams', stem + '.npz'),
-                        keys=keys.cpu().numpy(), cams=out_cams)
-    atomic_write_png(osp.join(args.out_dir, stem + '.png'), label)
+        keep = labels[0].nonzero().flatten()
+        out_cams = state.get('cams', cams)[0, keep].cpu().numpy().astype(np.float16)
+        atomic_save_npz(osp.join(args.out_dir, 'cams', key + '.npz'),
+                        keys=keep.cpu().numpy(), cams=out_cams)
+    atomic_write_png(osp.join(args.out_dir, key + '.png'), label)
     return 1
 
 

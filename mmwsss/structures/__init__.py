@@ -1,3 +1,6 @@
+from .backbone_output import BackboneOutput
+from .img_labels import stack_img_labels
+from .train_context import BranchOutput, TrainContext, WSSSBatch
 from .wsss_data_sample import WSSSDataSample
 
-__all__ = ['WSSSDataSample']
+__all__ = ['BackboneOutput', 'WSSSDataSample', 'stack_img_labels', 'TrainContext', 'BranchOutput', 'WSSSBatch']

@@ -48,3 +48,39 @@ class RandomResizeLong(Resize):
         return (f'{self.__class__.__name__}(min_long={self.min_long}, '
                 f'max_long={self.max_long}, backend={self.backend!r}, '
                 f'interpolation={self.interpolation!r})')
+
+
+@TRANSFORMS.register_module()
+class RandomRescale(Resize):
+    """Rescale the image by a factor drawn uniformly from ``ratio_range``.
+
+    ToCo / DuPL / AFA ``random_scaling``: ``s ~ U(a, b)``, new size
+    ``(int(s * w), int(s * h))`` (truncated), PIL bilinear. mmcv's
+    ``RandomResize(ratio_range=...)`` scales a fixed target ``scale``, not the
+    image's own size, so it cannot express this.
+
+    Required keys: img. Modified keys: img, gt_seg_map (if present), img_shape.
+
+    Args:
+        ratio_range: (min, max) of the factor (ToCo: (0.5, 2.0)).
+        backend / interpolation: as mmcv's ``Resize`` (ToCo: pillow bilinear).
+    """
+
+    def __init__(self, ratio_range=(0.5, 2.0), backend: str = 'pillow',
+                 interpolation: str = 'bilinear') -> None:
+        lo, hi = (float(r) for r in ratio_range)
+        if not 0 < lo <= hi:
+            raise ValueError(f'need 0 < min <= max ratio, got {ratio_range}')
+        super().__init__(scale=(1, 1), keep_ratio=False, backend=backend,
+                         interpolation=interpolation)
+        self.ratio_range = (lo, hi)
+
+    def transform(self, results: dict) -> dict:
+        s = float(np.random.uniform(*self.ratio_range))
+        h, w = results['img'].shape[:2]
+        self.scale = (max(1, int(s * w)), max(1, int(s * h)))  # mmcv scales are (w, h)
+        return super().transform(results)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(ratio_range={self.ratio_range}, '
+                f'backend={self.backend!r}, interpolation={self.interpolation!r})')

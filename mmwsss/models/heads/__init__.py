@@ -1,7 +1,12 @@
-from .cam_head import CAMHead, stack_img_labels
+from .cam_head import CAMHead
+from .poolings import GAPool, GMPool, LSEPool, TopKPool, build_pool
 
-__all__ = ['CAMHead', 'stack_img_labels']
+__all__ = ['CAMHead', 'GAPool', 'GMPool', 'TopKPool', 'LSEPool', 'build_pool']
 from .affinity_head import AffinityHead  # noqa: E402
 from .irn_head import IRNHead  # noqa: E402
 
 __all__ += ['AffinityHead', 'IRNHead']
+from .ctc_head import CTCHead  # noqa: E402
+from .largefov_head import LargeFOVHead  # noqa: E402
+
+__all__ += ['CTCHead', 'LargeFOVHead']

@@ -1,5 +1,5 @@
-"""Online pseudo labels for single-stage training, from the classifier's CAMs."""
-from typing import Optional, Sequence, Union
+"""Online pseudo labels for single-stage training, from a named CAM head's CAMs."""
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -7,61 +7,122 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmwsss.registry import MODELS
+from mmwsss.structures import TrainContext
+from ..refiners.base import final_label
 from ..utils.cam import cam_to_label, normalize_cams
-from ..utils.cam_inference import multi_scale_cams
+from .multi_scale import get_multi_scale_cams
+
+VALID_MASK_MODES = ('resize', 'topleft', 'none')
+
+
+def valid_mask_at(valid_mask: Optional[Tensor], size: Tuple[int, int],
+                  mode: str = 'resize') -> Optional[Tensor]:
+    """The (B, H, W) valid mask at a label size (h, w).
+
+    ``'resize'``: nearest resize (the box scaled to the label grid: the
+    papers' intent). ``'topleft'``: ToCo's quirk: ``cam_to_label`` slices the
+    label grid with the img_box PIXEL coordinates, which equals the top-left
+    (h, w) corner of the full-resolution mask (so on a 28x28 token grid every
+    token is ignored when the box starts below row 28). ``'none'``: no mask.
+    """
+    if valid_mask is None or mode == 'none':
+        return None
+    if mode not in VALID_MASK_MODES:
+        raise ValueError(f'valid_mask_mode must be one of {VALID_MASK_MODES}, got {mode!r}')
+    if tuple(valid_mask.shape[-2:]) == tuple(size):
+        return valid_mask.bool()
+    if mode == 'topleft':
+        h, w = size
+        out = torch.zeros(valid_mask.shape[0], h, w, dtype=torch.bool, device=valid_mask.device)
+        part = valid_mask[:, :h, :w].bool()
+        out[:, :part.shape[1], :part.shape[2]] = part
+        return out
+    return F.interpolate(valid_mask[:, None].float(), size=tuple(size),
+                         mode='nearest')[:, 0] > 0.5
 
 
 @MODELS.register_module()
 class CAMLabelSource(BaseModule):
-    """Turn the classification branch's CAMs into per-pixel training labels.
+    """Pseudo labels ``ctx.pseudo[name]`` from the CAMs of CAM head ``cam``.
 
-    Called by :class:`SingleStageWSSS` with a context dict holding
-    ``inputs`` (B, 3, H, W) normalised images, ``cams`` (B, C, h, w) raw CAMs of
-    the training forward pass, ``img_labels`` (B, C), ``img`` (B, 3, H, W) uint8
-    RGB (de-normalised), ``model`` (the segmentor) and
-    ``data_samples``. Returns (B, H, W) long labels (0 bg, 255 ignore). No
-    gradient flows through the labels.
+    Steps: CAMs (the training pass's, resized to the input and min-max
+    normalised, or multi-scale with the current weights); optionally resized to
+    ``size``; then either ``cam_to_label`` (bg threshold, ignore band, valid
+    mask) or a refiner (PAR, CRF, ...) on ``{img, cams, img_labels,
+    valid_mask}``. No gradient flows through the labels.
 
     Args:
-        multi_scale: None uses the training pass's CAMs (resized, ReLU, norm);
-            a dict of :func:`multi_scale_cams` kwargs (e.g. ToCo's
-            ``dict(scales=(1.0, 0.5, 1.5), flip=True, flip_merge='max',
-            relu_first=False)``) recomputes them with the current weights.
-        norm: CAM normalisation (:func:`normalize_cams` mode).
-        bg_thr: background threshold of :func:`cam_to_label`.
-        ignore_band: optional (low, high) band labelled 255.
-        refiner: optional refiner config (e.g. ``PARRefiner``) applied to the
-            refine state ``{img, cams, img_labels}``; its ``label`` (or scores)
-            then replaces cam_to_label.
+        cam: the CAM head whose CAMs are used.
+        multi_scale: None uses the training pass's CAMs; a setting of
+            :func:`multi_scale_cams` (``dict(preset='toco')``) recomputes
+            them over scales and flips with the current weights.
+        norm: normalisation of the training-pass CAMs (ignored with
+            ``multi_scale``: the setting's own ``norm`` applies).
+        size: label size: None = the input size; ``'cam'`` = the CAM head's
+            own output grid (ToCo's PTC label on the 28x28 token grid); or (h, w).
+        bg_thr, ignore_band: see :func:`cam_to_label`.
+        refiner: optional refiner config; its label replaces cam_to_label.
+        valid_mask_mode: how the padding mask reaches a smaller label grid,
+            see :func:`valid_mask_at`.
     """
 
     def __init__(self,
+                 cam: str = 'main',
                  multi_scale: Optional[dict] = None,
                  norm: str = 'minmax',
+                 size: Union[None, str, Sequence[int]] = None,
                  bg_thr: float = 0.5,
                  ignore_band: Optional[Sequence[float]] = None,
                  refiner: Optional[Union[dict, torch.nn.Module]] = None,
+                 valid_mask_mode: str = 'resize',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
-        self.multi_scale = multi_scale
+        if valid_mask_mode not in VALID_MASK_MODES:
+            raise ValueError(f'valid_mask_mode must be one of {VALID_MASK_MODES}, '
+                             f'got {valid_mask_mode!r}')
+        self.cam = cam
+        self.multi_scale = dict(multi_scale) if multi_scale is not None else None
         self.norm = norm
+        self.size = size
         self.bg_thr = bg_thr
-        self.ignore_band = ignore_band
+        self.ignore_band = tuple(ignore_band) if ignore_band is not None else None
         self.refiner = MODELS.build(refiner) if isinstance(refiner, dict) else refiner
+        self.valid_mask_mode = valid_mask_mode
+
+    def multi_scale_requests(self) -> List[tuple]:
+        return [(self.cam, self.multi_scale)] if self.multi_scale is not None else []
+
+    def label_size(self, ctx: TrainContext) -> Tuple[int, int]:
+        if self.size is None:
+            return tuple(ctx.inputs.shape[-2:])
+        if self.size == 'cam':
+            return tuple(ctx.require('cams', self.cam).shape[-2:])
+        return tuple(self.size)
+
+    def cams(self, ctx: TrainContext) -> Tensor:
+        """(B, C, H, W) normalised CAMs at the input size, not label-masked."""
+        if self.multi_scale is not None:
+            return get_multi_scale_cams(ctx, self.cam, self.multi_scale)
+        cams = F.interpolate(ctx.require('cams', self.cam).detach(),
+                             size=ctx.inputs.shape[-2:], mode='bilinear', align_corners=False)
+        return normalize_cams(F.relu(cams), self.norm)
 
     @torch.no_grad()
-    def forward(self, ctx: dict) -> Tensor:
-        inputs, labels = ctx['inputs'], ctx['img_labels']
-        size = inputs.shape[-2:]
-        if self.multi_scale is not None:
-            cams = multi_scale_cams(ctx['model'].cam_fn, inputs, norm=self.norm,
-                                    img_labels=labels, **self.multi_scale)
-        else:
-            cams = F.interpolate(ctx['cams'].detach(), size=size, mode='bilinear',
-                                 align_corners=False)
-            cams = normalize_cams(F.relu(cams), self.norm) * labels[..., None, None]
+    def forward(self, ctx: TrainContext) -> Tensor:
+        """(B, h, w) long labels: 0 bg, 1..C fg, 255 ignore."""
+        labels = ctx.img_labels
+        cams = self.cams(ctx)
+        size = self.label_size(ctx)
+        if tuple(cams.shape[-2:]) != size:
+            cams = F.interpolate(cams, size=size, mode='bilinear', align_corners=False)
+        valid = valid_mask_at(ctx.valid_mask, size, self.valid_mask_mode)
+        cams = cams * labels[..., None, None].to(cams)
         if self.refiner is not None:
-            from ..refiners.base import final_label
-            state = self.refiner(dict(img=ctx['img'], cams=cams, img_labels=labels))
+            img = ctx.img
+            if tuple(img.shape[-2:]) != size:
+                raise ValueError(f'a refiner needs labels at the image size {tuple(img.shape[-2:])}, '
+                                 f'got size={size}')
+            state = self.refiner(dict(img=img, cams=cams, img_labels=labels, valid_mask=valid))
             return final_label(state, self.bg_thr)
-        return cam_to_label(cams, labels, bg_thr=self.bg_thr, ignore_band=self.ignore_band)
+        return cam_to_label(cams, labels, bg_thr=self.bg_thr, ignore_band=self.ignore_band,
+                            valid_mask=valid)

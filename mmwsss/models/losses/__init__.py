@@ -4,3 +4,10 @@ __all__ = ['MultiLabelSoftMarginLoss']
 from .affinity_loss import AffinityDisplacementLoss, AffinityLoss  # noqa: E402
 
 __all__ += ['AffinityLoss', 'AffinityDisplacementLoss']
+from .seg_loss import bg_fg_seg_loss  # noqa: E402
+from .token_contrast import ctc_loss_neg, label_to_aff_mask, masked_ptc_loss  # noqa: E402
+
+__all__ += ['bg_fg_seg_loss', 'ctc_loss_neg', 'label_to_aff_mask', 'masked_ptc_loss']
+from .terms import ClsTerm, CTCTerm, EnergyTerm, LossTerm, PTCTerm, SegTerm  # noqa: E402
+
+__all__ += ['LossTerm', 'ClsTerm', 'SegTerm', 'PTCTerm', 'CTCTerm', 'EnergyTerm']

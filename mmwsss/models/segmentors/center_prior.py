@@ -12,7 +12,7 @@ from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
 
 from mmwsss.registry import MODELS
-from ..heads.cam_head import stack_img_labels
+from mmwsss.structures.img_labels import stack_img_labels
 from ..utils.cam import cam_to_label
 
 

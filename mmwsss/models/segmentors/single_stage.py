@@ -1,143 +1,300 @@
-"""Single-stage WSSS: CAMs of a classification branch train any mmseg decode head."""
-from typing import List, Sequence
+"""The single-stage WSSS chassis: branches, named CAMs and pseudo labels, loss terms.
+
+One training step of :class:`SingleStageWSSS`:
+
+1. the WSSS data preprocessor gives normalised ``inputs`` and a
+   :class:`~mmwsss.structures.WSSSBatch` (uint8 RGB image, image labels,
+   valid mask, extra views);
+2. every branch runs once: backbone -> named CAM heads and the decode head;
+3. multi-scale CAMs requested by the label sources / loss terms are computed
+   once per (head, setting);
+4. label sources write ``ctx.pseudo[name]`` in config order;
+5. loss terms return their losses, weighted by their schedules and prefixed by
+   their names (``add_prefix``); two terms producing one key is an error.
+
+Nothing method-specific lives here: a method is branches + label sources +
+loss terms in a config (ToCo: configs/toco/).
+"""
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
+import torch.nn.functional as F
 from mmengine.config import ConfigDict
 from mmengine.logging import MessageHub
 from mmengine.structures import PixelData
-from mmseg.models.segmentors import EncoderDecoder
+from mmengine.utils import is_list_of
+from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor, nn
 
 from mmwsss.registry import MODELS
-from ..heads.cam_head import stack_img_labels
+from mmwsss.structures import TrainContext, WSSSBatch, stack_img_labels
+from ..label_sources.multi_scale import precompute_multi_scale, requests_of
+from ..utils.image_norm import denormalize, preprocessor_stats
+from .branch import WSSSBranch, in_parent_scope  # noqa: F401 (re-exported)
 from .cam_classifier import CAMPredictMixin, build_cam_cfg
 
+DEFAULT_BRANCH = 'net'
 
-def in_parent_scope(cfg: dict) -> dict:
-    """Build 'mmseg.X' parts inside mmseg's scope.
 
-    A prefix does not carry down to the part's own defaults (an mmseg decode
-    head's default ``loss_decode=dict(type='CrossEntropyLoss')`` would be looked
-    up in mmwsss), so ``type='mmseg.ASPPHead'`` becomes ``type='ASPPHead',
-    _scope_='mmseg'``: the head is built exactly as mmseg builds it.
-    """
-    if not isinstance(cfg, dict) or '_scope_' in cfg:
-        return cfg
-    t = cfg.get('type')
-    if isinstance(t, str) and '.' in t:
-        scope, name = t.split('.', 1)
-        if scope in ('mmseg', 'mmpretrain'):
-            return dict(cfg, type=name, _scope_=scope)
-    return cfg
+def _add_prefix(losses: Dict[str, Tensor], prefix: str) -> Dict[str, Tensor]:
+    return {f'{prefix}.{k}': v for k, v in losses.items()}
 
 
 @MODELS.register_module()
-class SingleStageWSSS(CAMPredictMixin, EncoderDecoder):
-    """Backbone -> (CAM ``cls_head``, any mmseg ``decode_head``).
-
-    Training: the CAM head learns from image labels; ``label_source`` turns
-    its CAMs into online pseudo labels written into each sample's
-    ``gt_sem_seg``, so the decode head (ASPPHead, SegformerHead, FCNHead, ...)
-    trains through its own unchanged ``loss``. ``extra_losses`` are pluggable
-    terms: modules called as ``term(ctx) -> dict of losses`` with the context
-    (inputs, feats, cams, logits, img_labels, pseudo_label, img, data_samples,
-    model, iter). Inference goes through the decode head (mmseg's path);
-    ``test_cfg.predict_source='cam'`` returns the CAM branch instead.
+class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
+    """Single-stage WSSS: one or more branches trained by scheduled loss terms.
 
     Args:
-        cls_head: a :class:`CAMHead` config.
-        label_source: e.g. ``dict(type='CAMLabelSource', ...)``.
-        seg_loss_start_iter: decode-head loss weight is 0 before this iteration
-            (ToCo switches the seg loss on after 2000 iterations).
-        extra_losses: list of loss-term configs.
-        cls_in_index: feature level of the CAM head (its own ``in_index``).
+        branches: ``{name: WSSSBranch config}``. Shorthand for ONE branch
+            (named ``'net'``): give ``backbone``, ``cam_heads``,
+            ``decode_head`` (and ``neck``) directly.
+        label_sources: ``{name: label source config}``, run in this order;
+            each writes ``ctx.pseudo[name]`` (e.g. ``CAMLabelSource``).
+        loss_terms: list of :class:`LossTerm` configs (unique names).
+        test_cfg: prediction settings:
+            ``predict_source``: ``'seg'`` (decode head of ``predict_branch``,
+            mmseg's post-processing) or ``'cam'`` (CAMs of ``cam_head``);
+            ``cam``: the CAM inference setting of :func:`build_cam_cfg`
+            (``preset``, ``scales``, ``bg_thr``...);
+            ``seg_scales`` / ``seg_flip`` / ``seg_flip_merge`` /
+            ``seg_scale_merge``: multi-scale segmentation logits (ToCo:
+            (1.0, 1.5, 1.25), flip summed, scales max-merged);
+            ``crf``: optional refiner config applied to the softmax of the
+            final logits at the original size (ToCo: DenseCRF preset toco_seg).
     """
 
     def __init__(self,
-                 backbone: dict,
-                 decode_head: dict,
-                 cls_head: dict,
-                 label_source: dict = dict(type='CAMLabelSource'),
-                 seg_loss_start_iter: int = 0,
-                 extra_losses: Sequence[dict] = (),
-                 **kwargs) -> None:
-        decode_head = in_parent_scope(decode_head)
-        if kwargs.get('auxiliary_head') is not None:
-            aux = kwargs['auxiliary_head']
-            kwargs['auxiliary_head'] = [in_parent_scope(a) for a in aux] \
-                if isinstance(aux, (list, tuple)) else in_parent_scope(aux)
-        # mmseg's inference reads test_cfg.mode: default to whole-image inference
-        test_cfg = ConfigDict(kwargs.pop('test_cfg', None) or {})
+                 branches: Optional[Dict[str, dict]] = None,
+                 backbone: Optional[dict] = None,
+                 cam_heads: Optional[Dict[str, dict]] = None,
+                 decode_head: Optional[dict] = None,
+                 neck: Optional[dict] = None,
+                 label_sources: Optional[Dict[str, dict]] = None,
+                 loss_terms: Sequence[dict] = (),
+                 data_preprocessor: Optional[dict] = None,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if branches is None:
+            if backbone is None:
+                raise ValueError('SingleStageWSSS needs `branches` or a `backbone`')
+            branches = {DEFAULT_BRANCH: dict(backbone=backbone, cam_heads=cam_heads,
+                                             decode_head=decode_head, neck=neck)}
+        elif backbone is not None:
+            raise ValueError('give either `branches` or backbone/cam_heads/decode_head')
+        built = {}
+        for name, cfg in branches.items():
+            cfg = dict(cfg)
+            cfg.setdefault('type', 'WSSSBranch')
+            built[name] = MODELS.build(cfg)
+        self.branches = nn.ModuleDict(built)
+        self._head_branch: Dict[str, str] = {}
+        for bname, branch in self.branches.items():
+            for hname in branch.cam_heads:
+                if hname in self._head_branch:
+                    raise ValueError(f"CAM head name '{hname}' is used by branches "
+                                     f"'{self._head_branch[hname]}' and '{bname}'")
+                self._head_branch[hname] = bname
+        self.label_sources = nn.ModuleDict(
+            {k: MODELS.build(v) for k, v in (label_sources or {}).items()})
+        terms = [MODELS.build(t) for t in loss_terms]
+        names = [t.name for t in terms]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f'loss term names must be unique, repeated: {dup}')
+        self.loss_terms = nn.ModuleList(terms)
+        self.train_cfg = train_cfg
+        test_cfg = ConfigDict(test_cfg or {})
         test_cfg.setdefault('mode', 'whole')
-        super().__init__(backbone=backbone, decode_head=decode_head, test_cfg=test_cfg,
-                         **kwargs)
-        self.cls_head = MODELS.build(cls_head)
-        self.label_source = MODELS.build(label_source)
-        self.seg_loss_start_iter = seg_loss_start_iter
-        self.extra_losses = nn.ModuleList([MODELS.build(t) for t in extra_losses])
-        test_cfg = dict(self.test_cfg or {})
+        self.test_cfg = test_cfg
         self.predict_source = test_cfg.get('predict_source', 'seg')
+        if self.predict_source not in ('seg', 'cam'):
+            raise ValueError(f"test_cfg.predict_source must be 'seg' or 'cam', got "
+                             f"{self.predict_source!r}")
+        self.predict_branch = test_cfg.get('predict_branch', next(iter(self.branches)))
+        self.predict_cam_head = test_cfg.get('cam_head', next(iter(self._head_branch), None))
         self.cam_cfg = build_cam_cfg(test_cfg.get('cam', {}))
+        crf = test_cfg.get('crf')
+        self.crf = MODELS.build(crf) if isinstance(crf, dict) else crf
+        # mmseg's BaseSegmentor reads these in postprocess_result
+        head = self.branches[self.predict_branch].decode_head
+        self.align_corners = getattr(head, 'align_corners', False)
+        self.num_classes = getattr(head, 'num_classes', None)
+        self.out_channels = getattr(head, 'out_channels', None)
+
+    # ------------------------------------------------------------ helpers
+    @property
+    def with_decode_head(self) -> bool:
+        return self.branches[self.predict_branch].decode_head is not None
 
     @property
     def cam_head(self):
-        return self.cls_head
+        """The CAM head used by CAM prediction (``test_cfg.cam_head``)."""
+        return self.branches[self._head_branch[self.predict_cam_head]] \
+            .cam_heads[self.predict_cam_head]
 
-    def _denormalize(self, inputs: Tensor) -> Tensor:
-        """(B, 3, H, W) uint8 RGB image for image-aware refiners (CRF, PAR).
+    def cam_fn(self, inputs: Tensor) -> Tensor:
+        branch = self.branches[self._head_branch[self.predict_cam_head]]
+        return branch.cam_fn(self.predict_cam_head)(inputs)
 
-        Undoes the data preprocessor's normalisation; images are loaded BGR, so
-        they are flipped to RGB unless the preprocessor already converted them.
-        """
-        pre = self.data_preprocessor
-        img = inputs.detach()
-        std = getattr(pre, 'std', None)
-        mean = getattr(pre, 'mean', None)
-        if std is not None:
-            img = img * std.to(img)
-        if mean is not None:
-            img = img + mean.to(img)
-        if not getattr(pre, 'channel_conversion', False):
-            img = img.flip(1)
-        return img.round().clamp(0, 255).to(torch.uint8)
+    def branch_cam_fn(self, branch: str, heads: Sequence[str]):
+        """``images -> CAMs of several heads of one branch, concatenated``."""
+        br = self.branches[branch]
+
+        def fn(x: Tensor) -> Tensor:
+            feats = br.extract_feat(x)
+            return torch.cat([br.cam_head_forward(h, feats)[1] for h in heads], 1)
+        return fn
+
+    def extract_feat(self, inputs: Tensor):
+        return self.branches[self.predict_branch].extract_feat(inputs)
 
     @staticmethod
     def _current_iter() -> int:
         return int(MessageHub.get_current_instance().get_info('iter', 0) or 0)
 
-    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
-        feats = self.extract_feat(inputs)
-        logits, cams = self.cls_head.forward_both(feats)
-        img_labels = stack_img_labels(data_samples, self.cls_head.num_classes, inputs.device)
-        losses = dict()
-        for loss_fn in self._cls_losses():
-            name = loss_fn.loss_name
-            losses[name] = losses.get(name, 0) + loss_fn(logits, img_labels)
+    def _fallback_batch(self, inputs: Tensor, data_samples: SampleList) -> WSSSBatch:
+        """A :class:`WSSSBatch` when the batch came through mmseg's preprocessor."""
+        c = next(iter(self.branches.values())).cam_heads
+        num = next(iter(c.values())).num_classes if len(c) else None
+        labels = stack_img_labels(data_samples, num, inputs.device) if num else None
+        img = denormalize(inputs, **preprocessor_stats(self.data_preprocessor))
+        valid = torch.zeros(inputs.shape[0], *inputs.shape[-2:], dtype=torch.bool,
+                            device=inputs.device)
+        for i, s in enumerate(data_samples):
+            h, w = s.metainfo.get('img_shape', inputs.shape[-2:])[:2]
+            valid[i, :h, :w] = True
+        return WSSSBatch(img=img, img_labels=labels, valid_mask=valid)
 
-        ctx = dict(inputs=inputs, feats=feats, cams=cams, logits=logits,
-                   img_labels=img_labels, img=self._denormalize(inputs),
-                   data_samples=data_samples, model=self, iter=self._current_iter())
-        pseudo = self.label_source(ctx)
-        ctx['pseudo_label'] = pseudo
-        for sample, label in zip(data_samples, pseudo):
-            sample.gt_sem_seg = PixelData(data=label[None])
+    # ------------------------------------------------------------ training
+    def forward(self, inputs: Tensor, data_samples: OptSampleList = None,
+                mode: str = 'tensor', wsss: Optional[WSSSBatch] = None):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples, wsss)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor mode')
 
-        seg_losses = self.decode_head.loss(feats, data_samples, self.train_cfg)
-        weight = 0.0 if ctx['iter'] < self.seg_loss_start_iter else 1.0
-        for k, v in seg_losses.items():
-            losses[f'decode.{k}'] = v * weight if 'loss' in k else v
-        if self.with_auxiliary_head:
-            losses.update(self._auxiliary_head_forward_train(feats, data_samples))
-        for term in self.extra_losses:
-            losses.update(term(ctx))
+    def build_context(self, inputs: Tensor, data_samples: SampleList,
+                      wsss: Optional[WSSSBatch] = None) -> TrainContext:
+        """Run every branch once and collect their outputs into a context."""
+        batch = wsss if wsss is not None else self._fallback_batch(inputs, data_samples)
+        if batch.img_labels is None:
+            raise KeyError('single-stage WSSS training needs image labels (gt_img_label)')
+        ctx = TrainContext(inputs=inputs, img=batch.img, img_labels=batch.img_labels,
+                           data_samples=list(data_samples), iter=self._current_iter(),
+                           valid_mask=batch.valid_mask, views=dict(batch.views),
+                           view_imgs=dict(batch.view_imgs))
+        ctx.extras['cam_heads'] = {}
+        ctx.extras['decode_heads'] = {}
+        ctx.extras['branch_modules'] = dict(self.branches.items())
+        ctx.extras['branch_cam_fn'] = self.branch_cam_fn
+        for name, branch in self.branches.items():
+            out = branch(inputs)
+            ctx.branches[name] = out
+            ctx.cams.update(out.cams)
+            ctx.logits.update(out.logits)
+            ctx.extras['cam_heads'].update(branch.cam_heads.items())
+            ctx.extras['decode_heads'][name] = branch.decode_head
+            for h in out.cams:
+                ctx.cam_fns[h] = branch.cam_fn(h)
+        return ctx
+
+    def loss(self, inputs: Tensor, data_samples: SampleList,
+             wsss: Optional[WSSSBatch] = None) -> dict:
+        ctx = self.build_context(inputs, data_samples, wsss)
+        parts = list(self.label_sources.values()) + list(self.loss_terms)
+        precompute_multi_scale(ctx, requests_of(parts), self.branch_cam_fn)
+        for name, source in self.label_sources.items():
+            ctx.pseudo[name] = source(ctx)
+        losses: Dict[str, Tensor] = {}
+        for term in self.loss_terms:
+            out = _add_prefix(term(ctx), term.name)
+            clash = sorted(set(out) & set(losses))
+            if clash:
+                raise KeyError(f"loss term '{term.name}' produces keys already set: {clash}")
+            losses.update(out)
         return losses
 
-    def _cls_losses(self) -> List[nn.Module]:
-        ld = self.cls_head.loss_decode
-        return list(ld) if isinstance(ld, nn.ModuleList) else [ld]
+    # ------------------------------------------------------------ inference
+    def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Tensor:
+        """Segmentation logits (B, K, h, w) of the predict branch ('tensor' mode)."""
+        return self.branches[self.predict_branch].seg_forward(self.extract_feat(inputs))
+
+    def _seg_logits(self, x: Tensor) -> Tensor:
+        branch = self.branches[self.predict_branch]
+        return F.interpolate(branch.seg_forward(branch.extract_feat(x)), size=x.shape[-2:],
+                             mode='bilinear', align_corners=self.align_corners)
+
+    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
+        """Segmentation logits at the input size, multi-scale if configured.
+
+        ToCo's ``infer_seg_voc.py``: per scale s the input is resized to
+        (int(s*h), int(s*w)), the image and its flip are run, both logits are
+        resized to the input size and summed; scales are max-merged.
+        """
+        cfg = self.test_cfg
+        scales = cfg.get('seg_scales', (1.0, ))
+        flip = cfg.get('seg_flip', False)
+        h, w = inputs.shape[-2:]
+        per_scale = []
+        for s in scales:
+            x = inputs if s == 1.0 else F.interpolate(
+                inputs, size=(int(s * h), int(s * w)), mode='bilinear', align_corners=False)
+            if flip:
+                x = torch.cat([x, x.flip(-1)], 0)
+            logits = F.interpolate(self._seg_logits(x), size=(h, w), mode='bilinear',
+                                   align_corners=False)
+            if flip:
+                b = inputs.shape[0]
+                a, f = logits[:b], logits[b:].flip(-1)
+                logits = a + f if cfg.get('seg_flip_merge', 'sum') == 'sum' \
+                    else torch.maximum(a, f)
+            per_scale.append(logits)
+        stacked = torch.stack(per_scale, 0)
+        merge = cfg.get('seg_scale_merge', 'max')
+        return stacked.max(0)[0] if merge == 'max' else stacked.mean(0)
 
     def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
         if self.predict_source == 'cam':
             return self.predict_cam_samples(inputs, data_samples)
-        return super().predict(inputs, data_samples)
+        if data_samples is not None:
+            metas = [s.metainfo for s in data_samples]
+        else:
+            metas = [dict(ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:],
+                          pad_shape=inputs.shape[2:], padding_size=[0, 0, 0, 0])] * inputs.shape[0]
+        with torch.no_grad():
+            seg_logits = self.encode_decode(inputs, metas)
+        samples = self.postprocess_result(seg_logits, data_samples)
+        if self.crf is not None:
+            self._apply_crf(inputs, samples)
+        return samples
+
+    def _apply_crf(self, inputs: Tensor, samples: SampleList) -> None:
+        """CRF on the softmax of each image's logits at its original size."""
+        stats = preprocessor_stats(self.data_preprocessor)
+        for i, sample in enumerate(samples):
+            logits = sample.seg_logits.data[None]
+            img = self._original_image(inputs[i:i + 1], sample, stats)
+            probs = logits.softmax(1)
+            state = dict(img=img, cams=probs[:, 1:], scores=probs,
+                         img_labels=torch.ones_like(probs[:, 1:, 0, 0]))
+            out = self.crf(state)
+            label = out['label'] if out.get('label') is not None else out['scores'].argmax(1)
+            sample.pred_sem_seg = PixelData(data=label.to(logits.device).long())
+
+    def _original_image(self, inp: Tensor, sample, stats: dict) -> Tensor:
+        """uint8 RGB (1, 3, H_ori, W_ori) of one input (padding cut, flips undone)."""
+        meta = sample.metainfo
+        h, w = meta.get('img_shape', inp.shape[-2:])[:2]
+        img = denormalize(inp[..., :h, :w], **stats).float()
+        if meta.get('flip', False):
+            img = img.flip(-1 if meta.get('flip_direction') == 'horizontal' else -2)
+        ori = meta.get('ori_shape', (h, w))[:2]
+        if tuple(ori) != (h, w):
+            img = F.interpolate(img, size=tuple(ori), mode='bilinear', align_corners=False)
+        return img.round().clamp(0, 255).to(torch.uint8)

@@ -1,3 +1,3 @@
-from .lse_cam_head import DummyLSEPoolCAMHead
+from .gem_pool import DummyGeMPool
 
-__all__ = ['DummyLSEPoolCAMHead']
+__all__ = ['DummyGeMPool']

@@ -4,8 +4,8 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-from mmwsss.models.heads import CAMHead, stack_img_labels
-from mmwsss.structures import WSSSDataSample
+from mmwsss.models.heads import CAMHead
+from mmwsss.structures import WSSSDataSample, stack_img_labels
 
 
 def _head(pool, **kw):
@@ -24,22 +24,36 @@ def test_cam_is_linear_classifier_without_bias():
     head = _head('gap')
     assert head.conv_seg.bias is None
     # cam = 2 * f0 + f1 = [4, 6]
-    assert head.forward_cam([FEAT]).flatten().tolist() == [4., 6.]
+    assert head([FEAT])[1].flatten().tolist() == [4., 6.]
 
 
-@pytest.mark.parametrize('pool,expected', [('gap', 5.), ('gmp', 8.), ('topk', 6.)])
+@pytest.mark.parametrize('pool,expected', [
+    ('gap', 5.), ('gmp', 8.), ('topk', 6.),
+    # LSE r=1: log((e^4 + e^6) / 2) = 6 + log((1 + e^-2) / 2) = 5.4338
+    (dict(type='LSEPool', r=1.0), 6 + math.log((1 + math.exp(-2)) / 2)),
+])
 def test_pooling(pool, expected):
-    # gap: mean cam = 5; gmp: W * max(f) = 2*3 + 1*2 = 8; top-1 of cam = 6
+    # gap: mean cam = 5; gmp: W * max(f) = 2*3 + 1*2 = 8 (NOT max cam = 6); top-1 of cam = 6
     head = _head(pool, topk=1)
-    assert head([FEAT]).item() == pytest.approx(expected)
-    logits, cams = head.forward_both([FEAT])
-    assert logits.item() == pytest.approx(expected)
+    logits, cams = head([FEAT])
+    assert logits.item() == pytest.approx(expected, rel=1e-6)
     assert cams.flatten().tolist() == [4., 6.]
+
+
+def test_one_forward_for_training_and_cams():
+    """loss() trains on the same pooling forward() returns (no second pooling path)."""
+    head = _head(dict(type='LSEPool', r=1.0))
+    s = WSSSDataSample()
+    s.gt_img_label = torch.tensor([1.])
+    x = torch.tensor(6 + math.log((1 + math.exp(-2)) / 2))
+    # MultiLabelSoftMargin for one positive class: log(1 + exp(-x))
+    assert head.loss([FEAT], [s])['loss_cls'].item() == pytest.approx(
+        math.log1p(math.exp(-x.item())), rel=1e-5)
 
 
 def test_topk_ratio():
     head = _head('topk', topk=1.0)  # ratio 1.0 = all positions = GAP
-    assert head([FEAT]).item() == pytest.approx(5.)
+    assert head([FEAT])[0].item() == pytest.approx(5.)
 
 
 def test_loss_is_multilabel_soft_margin():
@@ -70,3 +84,5 @@ def test_stack_img_labels_from_metainfo_and_errors():
 def test_bad_pool():
     with pytest.raises(ValueError, match='pool'):
         CAMHead(in_channels=2, num_classes=1, pool='avg')
+    with pytest.raises(ValueError, match='r must be'):
+        CAMHead(in_channels=2, num_classes=1, pool=dict(type='LSEPool', r=0))

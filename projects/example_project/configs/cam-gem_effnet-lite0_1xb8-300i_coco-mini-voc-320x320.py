@@ -1,3 +1,4 @@
 _base_ = ['../../../configs/cam/cam_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py']
 custom_imports = dict(imports=['projects.example_project.dummy'], allow_failed_imports=False)
-model = dict(decode_head=dict(type='DummyLSEPoolCAMHead', r=5.0))
+# a new pooling is a config of the existing CAM head
+model = dict(decode_head=dict(pool=dict(_delete_=True, type='DummyGeMPool', p=3.0)))

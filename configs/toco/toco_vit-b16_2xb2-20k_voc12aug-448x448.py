@@ -1,0 +1,49 @@
+# ToCo with ViT-B/16 (IN-21k, timm `vit_base_patch16_224` = ToCo's jx_vit_base_p16_224) on
+# VOC 2012 train_aug: 2 GPUs x 2 images, 20k iterations, crop 448 (README: val 69.2 single-scale,
+# 71.1 MS+CRF; test 72.2). Weights: convert the timm checkpoint you have with
+#   python tools/model_converters/vit_timm.py jx_vit_base_p16_224.pth checkpoints/vit-b16_in21k_mmwsss.pth
+# and pass --cfg-options model.backbone.init_cfg.checkpoint=checkpoints/vit-b16_in21k_mmwsss.pth
+_base_ = [
+    '../_base_/datasets/voc12aug.py',
+    '../_base_/default_runtime.py',
+    '../_base_/models/toco_vit-b16.py',
+]
+# ---- frequently modified ----
+data_root = 'data/VOCdevkit/VOC2012'
+pretrained = 'checkpoints/vit-b16_in21k_mmwsss.pth'
+crop_size = (448, 448)
+max_iters = 20000
+batch_size = 2  # per GPU (ToCo: 2 GPUs x 2)
+# -----------------------------
+model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
+
+# ToCo's VOC12ClsDataset(aug=True): view 2 = RandomResizedCrop(448, 0.4-1, bicubic) of the
+# ORIGINAL image; main image: rescale 0.5-2 (PIL bilinear), flip, crop 448 (padded by the
+# preprocessor with black); the photometric views run on the device (data_preprocessor).
+train_pipeline = [
+    dict(type='LoadWSSSImageFromFile'),
+    dict(type='RandomResizedCropView', out_key='view2', size=crop_size, scale=(0.4, 1.0),
+         interpolation='bicubic'),
+    dict(type='RandomRescale', ratio_range=(0.5, 2.0)),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='mmseg.RandomCrop', crop_size=crop_size, cat_max_ratio=1.0),
+    dict(type='PackWSSSViews', keys=('view2', )),
+]
+_data = dict(data_root=data_root)
+train_dataloader = dict(batch_size=batch_size, num_workers=4,
+                        dataset=dict(pipeline=train_pipeline, **_data))
+val_dataloader = dict(dataset=_data)
+test_dataloader = dict(dataset=_data)
+pseudo_label_dataloader = dict(dataset=_data)
+
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2000)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+param_scheduler = [
+    dict(type='PolyWarmupLR', warmup_iters=1500, warmup_ratio=1e-6, max_iters=max_iters,
+         power=0.9, by_epoch=False),
+]
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=200, log_metric_by_epoch=False),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2000, max_keep_ckpts=2))
+randomness = dict(seed=0)

@@ -1,0 +1,3 @@
+from .poly_warmup import PolyWarmupLR, PolyWarmupParamScheduler, poly_warmup_factor
+
+__all__ = ['PolyWarmupLR', 'PolyWarmupParamScheduler', 'poly_warmup_factor']
