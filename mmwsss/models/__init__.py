@@ -6,3 +6,4 @@ from .losses import *  # noqa: F401,F403
 from .refiners import *  # noqa: F401,F403
 from .segmentors import *  # noqa: F401,F403
 from .utils import *  # noqa: F401,F403
+from .data_preprocessors import *  # noqa: F401,F403

@@ -4,3 +4,5 @@ from .processing import RandomResizeLong
 
 __all__ = ['PackWSSSInputs', 'LoadWSSSAnnotations', 'LoadWSSSImageFromFile', 'RandomResizeLong']
 from . import affinity_labels  # noqa: E402,F401
+from .views import PackWSSSViews, RandomResizedCropView, ViewData  # noqa: E402
+__all__ += ['PackWSSSViews', 'RandomResizedCropView', 'ViewData']
