@@ -11,3 +11,6 @@ from .imagenet_class_map import (COCO_TO_IMAGENET, IMAGENET_CLASS_MAPS,  # noqa:
 
 __all__ += ['ClassifierTransferInit', 'resolve_class_map', 'transfer_classifier_rows',
             'IMAGENET_CLASS_MAPS', 'VOC_TO_IMAGENET', 'COCO_TO_IMAGENET']
+from .roi_crops import cam_to_roi_mask, crop_from_roi_neg  # noqa: E402
+
+__all__ += ['cam_to_roi_mask', 'crop_from_roi_neg']
