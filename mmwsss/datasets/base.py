@@ -6,8 +6,8 @@ import mmengine.fileio as fileio
 import numpy as np
 from mmseg.datasets import BaseSegDataset
 
-from .label_io import (check_mask, image_size, labels_from_mask, load_label_file, read_mask,
-                       read_split_file)
+from .label_io import (EIGHT_BIT_MODES, check_mask, image_size, labels_from_mask,
+                       load_label_file, mask_mode, read_mask, read_split_file)
 
 _SHOW = 10  # how many offending names an error message lists
 
@@ -37,7 +37,14 @@ class WSSSBaseDataset(BaseSegDataset):
     image missing from the label file, an unknown class in the label file.
     Masks read to derive labels (or all masks with ``check_masks=True``) are
     also checked for size and class range; otherwise that happens when they
-    are loaded (:class:`LoadWSSSAnnotations`). Nothing is skipped.
+    are loaded (:class:`LoadWSSSAnnotations`). Every mask header is read: a
+    16/32-bit mask is checked value by value when the dataset is built, because
+    mmseg's ``LoadAnnotations`` casts it to uint8 and would score 270 as 14.
+    Nothing is skipped.
+
+    ``metainfo['img_root']`` is the image folder: tools and metrics name the
+    outputs of an image by its path relative to it (``a/01`` and ``b/01`` for
+    ``a/01.jpg`` and ``b/01.jpg``), see :func:`mmwsss.utils.io.output_key`.
 
     Args:
         label_file (str, optional): image-label file, relative to ``data_root``
@@ -67,6 +74,8 @@ class WSSSBaseDataset(BaseSegDataset):
         self.require_masks = require_masks
         self.with_img_labels = with_img_labels
         super().__init__(ann_file=ann_file, **kwargs)
+        # outputs (pseudo labels, --out PNGs) are keyed by the path under this folder
+        self._metainfo['img_root'] = self.img_dir
 
     # -- metainfo -----------------------------------------------------------------------
     @classmethod
@@ -160,7 +169,11 @@ class WSSSBaseDataset(BaseSegDataset):
         for key, img_path, seg_path in samples:
             info = dict(img_path=img_path, seg_map_path=seg_path, label_map=None,
                         reduce_zero_label=False, seg_fields=[], num_classes=num_classes)
-            if seg_path is not None and (derive or self.check_masks):
+            full_check = derive or self.check_masks
+            if seg_path is not None and not full_check:
+                # the header is cheap; only masks wider than 8 bits are decoded here
+                full_check = mask_mode(seg_path) not in EIGHT_BIT_MODES
+            if seg_path is not None and full_check:
                 seg = read_mask(seg_path)
                 check_mask(seg, seg_path, num_classes, self.ignore_index, image_size(img_path))
                 if derive:

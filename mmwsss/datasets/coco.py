@@ -1,5 +1,4 @@
 """COCO in the VOC-style layout written by tools/dataset_converters/coco.py."""
-import json
 import os.path as osp
 from typing import Optional
 
@@ -7,6 +6,7 @@ from mmwsss.registry import DATASETS
 from .base import WSSSBaseDataset
 from .class_names import get_label_space
 from .converters.coco import LABEL_FILE, META_FILE
+from .label_io import load_json_strict
 
 
 @DATASETS.register_module()
@@ -43,8 +43,10 @@ class WSSSCOCODataset(WSSSBaseDataset):
                  **kwargs) -> None:
         meta_path = osp.join(data_root or '', META_FILE)
         if osp.isfile(meta_path):
-            with open(meta_path, encoding='utf-8') as f:
-                file_space = json.load(f).get('label_space')
+            meta = load_json_strict(meta_path, 'dataset meta file')
+            if not isinstance(meta, dict):
+                raise ValueError(f'{meta_path}: expected a JSON object with "label_space"')
+            file_space = meta.get('label_space')
             if label_space is not None and label_space != file_space:
                 raise ValueError(f'label_space={label_space!r} but {meta_path} says '
                                  f'{file_space!r}')

@@ -38,6 +38,10 @@ class WSSSCustomDataset(WSSSBaseDataset):
     Without a label file, every ``img_suffix`` image under the image folder is a
     sample and labels are derived from the masks (then required).
 
+    Images are told apart by their path under the image folder: ``a/01.jpg`` and
+    ``b/01.jpg`` are two samples with two masks and two pseudo labels (``a/01.png``,
+    ``b/01.png``); two keys that differ only by extension are refused.
+
     Classes come from ``metainfo=dict(classes=(...))`` or ``classes_file``;
     ``'background'`` is put first when missing. Default palette: VOC colours.
 
@@ -114,6 +118,16 @@ class WSSSCustomDataset(WSSSBaseDataset):
                 raise FileNotFoundError(f'image folder not found: {self.img_dir}')
             keys = sorted(fileio.list_dir_or_file(self.img_dir, list_dir=False,
                                                   suffix=self.img_suffix, recursive=True))
+        # 'x.jpg' and 'x.png' would share the mask x.png and every output named x
+        first = {}
+        for k in keys:
+            base = osp.splitext(k)[0]
+            if base in first:
+                where = self.label_file or self.ann_file or self.img_dir
+                raise ValueError(f'images {first[base]} and {k} of {where} differ only by '
+                                 'their extension: they would share a mask and every output '
+                                 'file; rename one of them')
+            first[base] = k
         mask_dir = self.mask_dir
         return [(k, osp.join(self.img_dir, k),
                  osp.join(mask_dir, osp.splitext(k)[0] + self.seg_map_suffix)

@@ -15,22 +15,81 @@ Supported label files:
 - ``.csv``: a header with columns ``image`` and ``labels``; ``labels`` holds class
   names separated by ``;`` (names may then contain spaces), or by whitespace
   when the field has no ``;``. An empty field = background only.
+
+Every text file (CSV, JSON, split and class lists) is read as UTF-8, with or
+without a BOM (Excel writes one). Nothing is skipped or overwritten silently: a
+duplicated image, JSON key or split id, a CSV row with more or fewer fields
+than its header, a non-UTF-8 file and a mask value that does not fit the class
+range are errors naming the file and the line or key. ``.npy`` files are never
+unpickled with pickle's full power (see :mod:`mmwsss.utils.safe_pickle`).
 """
 import csv
+import io
 import json
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from PIL import Image
 
+from mmwsss.utils.safe_pickle import load_pickled_npy
+
+
+class LabelFileError(ValueError):
+    """A label, split or class file that cannot be used as it is (named in the message)."""
+
 
 def _decode_key(key) -> str:
-    if isinstance(key, (int, np.integer)):
+    if isinstance(key, (int, np.integer)) and not isinstance(key, (bool, np.bool_)):
         s = str(int(key))
         # IRN stores '2007_000032' as the int 2007000032
         return f'{s[:4]}_{s[4:]}' if len(s) == 10 else s
-    return str(key)
+    if isinstance(key, str):
+        return key
+    raise TypeError(f'image ids must be strings or integers, got {type(key).__name__} '
+                    f'{key!r}')
+
+
+def read_text(path: str, what: str = 'file') -> str:
+    """The whole of a UTF-8 text file (an Excel BOM is dropped), errors naming the file.
+
+    A Latin-1 or UTF-16 file raises :class:`LabelFileError` saying so instead of a
+    bare ``UnicodeDecodeError``.
+    """
+    with open(path, 'rb') as f:
+        raw = f.read()
+    try:
+        return raw.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        if raw[:2] in (b'\xff\xfe', b'\xfe\xff'):
+            found = 'UTF-16 (it starts with a UTF-16 byte-order mark)'
+        else:
+            found = f'not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})'
+        line = raw.count(b'\n', 0, e.start) + 1
+        raise LabelFileError(f'{what} {path} line {line}: the file is {found}; save it as '
+                             'UTF-8 (with or without BOM)') from None
+
+
+def _no_duplicate_keys(path: str):
+    """``object_pairs_hook`` for json: a key given twice is an error, not 'last wins'."""
+    def hook(pairs):
+        out = {}
+        for key, value in pairs:
+            if key in out:
+                raise LabelFileError(f'{path}: key {key!r} appears twice (JSON keeps only '
+                                     'the last one; remove the duplicate)')
+            out[key] = value
+        return out
+    return hook
+
+
+def load_json_strict(path: str, what: str = 'JSON file') -> Any:
+    """``json`` parse of a UTF-8 file refusing duplicated keys; errors name the file."""
+    text = read_text(path, what)
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys(path))
+    except json.JSONDecodeError as e:
+        raise LabelFileError(f'{what} {path} is not valid JSON: {e}') from None
 
 
 def multi_hot(entries: Sequence[Union[str, int]], classes: Sequence[str], where: str) -> np.ndarray:
@@ -57,7 +116,13 @@ def multi_hot(entries: Sequence[Union[str, int]], classes: Sequence[str], where:
 
 
 def _vector(value, num_fg: int, where: str) -> np.ndarray:
-    vec = np.asarray(value, dtype=np.float32).reshape(-1)
+    if not isinstance(value, (np.ndarray, list, tuple)):
+        raise ValueError(f'{where}: expected a label vector (numpy array), got '
+                         f'{type(value).__name__}')
+    try:
+        vec = np.asarray(value, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f'{where}: label vector is not numeric: {e}') from None
     if vec.shape[0] != num_fg:
         raise ValueError(f'{where}: label vector has length {vec.shape[0]}, expected {num_fg} '
                          'foreground classes')
@@ -72,61 +137,100 @@ def split_label_field(field: str) -> List[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def _load_npy_labels(path: str, num_fg: int) -> Dict[str, np.ndarray]:
+    # never np.load(allow_pickle=True): a pickle runs code while it is read
+    array = load_pickled_npy(path)
+    data = array.item() if array.dtype.hasobject and array.size == 1 else None
+    if not isinstance(data, dict):
+        raise LabelFileError(f'{path}: expected a pickled dict {{image id: vector}} '
+                             f'(psa/irn cls_labels.npy), got a {array.dtype} array of shape '
+                             f'{array.shape}')
+    out: Dict[str, np.ndarray] = {}
+    for key, value in data.items():
+        try:
+            name = _decode_key(key)
+        except TypeError as e:
+            raise LabelFileError(f'{path}: {e}') from None
+        if name in out:
+            raise LabelFileError(f'{path}: image {name} is listed twice (keys {key!r} and '
+                                 'an earlier one decode to the same id)')
+        out[name] = _vector(value, num_fg, f'{path} [{name}]')
+    return out
+
+
+def _load_json_labels(path: str, classes: Sequence[str]) -> Dict[str, np.ndarray]:
+    data = load_json_strict(path, 'image-label file')
+    if not isinstance(data, dict):
+        raise LabelFileError(f'{path}: expected {{image: [class names or indices]}}, got '
+                             f'a JSON {type(data).__name__}')
+    out: Dict[str, np.ndarray] = {}
+    for key, value in data.items():
+        if not isinstance(value, list):
+            raise ValueError(f'{path} [{key}]: expected a list of class names or '
+                             f'foreground indices, got {value!r}')
+        out[str(key)] = multi_hot(value, classes, f'{path} [{key}]')
+    return out
+
+
+def _load_csv_labels(path: str, classes: Sequence[str]) -> Dict[str, np.ndarray]:
+    text = read_text(path, 'image-label file')
+    reader = csv.reader(io.StringIO(text, newline=''))
+    header = next(reader, None)
+    fields = [h.strip() for h in header] if header else []
+    if not {'image', 'labels'} <= set(fields):
+        raise LabelFileError(f'{path}: needs a header with columns "image" and "labels", '
+                             f'got {fields}')
+    if len(set(fields)) != len(fields):
+        raise LabelFileError(f'{path} line 1: duplicated column names in {fields}')
+    i_img, i_lab = fields.index('image'), fields.index('labels')
+    out: Dict[str, np.ndarray] = {}
+    line_no = reader.line_num
+    for row in reader:
+        start, line_no = line_no + 1, reader.line_num
+        where = f'{path} line {start}'
+        if not row or all(not c.strip() for c in row):
+            continue  # a blank line holds no sample
+        if len(row) != len(fields):
+            # an unquoted ',' inside the labels makes an extra field: taking only the
+            # first would silently drop labels
+            raise LabelFileError(
+                f'{where}: {len(row)} fields but the header has {len(fields)} {fields}: '
+                f'{row}; separate labels with ";" or quote the field')
+        key = row[i_img].strip()
+        if not key:
+            raise LabelFileError(f'{where}: empty image name')
+        if key in out:
+            raise LabelFileError(f'{where}: image {key} listed twice')
+        out[key] = multi_hot(split_label_field(row[i_lab]), classes, f'{where} [{key}]')
+    return out
+
+
 def load_label_file(path: str, classes: Sequence[str]) -> Dict[str, np.ndarray]:
-    """Read a label file (see module doc) into ``{key: multi-hot (C,) float32}``."""
+    """Read a label file (see module doc) into ``{key: multi-hot (C,) float32}``.
+
+    Nothing is read with pickle's full power: ``.npy`` pickles go through
+    :class:`mmwsss.utils.safe_pickle.NumpyOnlyUnpickler`. Duplicated images or
+    JSON keys, CSV rows with a wrong number of fields and non-UTF-8 text are
+    errors naming the file and the key or line.
+    """
     if not osp.isfile(path):
         raise FileNotFoundError(f'image-label file not found: {path}')
     ext = osp.splitext(path)[1].lower()
-    num_fg = len(classes) - 1
-    out: Dict[str, np.ndarray] = {}
     if ext == '.npy':
-        try:
-            data = np.load(path, allow_pickle=True).item()
-        except Exception as e:
-            raise ValueError(f'{path}: expected a pickled dict {{image id: vector}} '
-                             f'(psa/irn cls_labels.npy): {e}') from e
-        for key, value in data.items():
-            name = _decode_key(key)
-            out[name] = _vector(value, num_fg, f'{path} [{name}]')
-    elif ext == '.json':
-        with open(path, encoding='utf-8') as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f'{path} is not valid JSON: {e}') from e
-        if not isinstance(data, dict):
-            raise ValueError(f'{path}: expected {{image: [class names or indices]}}')
-        for key, value in data.items():
-            if not isinstance(value, list):
-                raise ValueError(f'{path} [{key}]: expected a list of class names or '
-                                 f'foreground indices, got {value!r}')
-            out[str(key)] = multi_hot(value, classes, f'{path} [{key}]')
-    elif ext == '.csv':
-        with open(path, encoding='utf-8', newline='') as f:
-            reader = csv.DictReader(f)
-            if not reader.fieldnames or not {'image', 'labels'} <= set(reader.fieldnames):
-                raise ValueError(f'{path}: needs a header with columns "image" and "labels", '
-                                 f'got {reader.fieldnames}')
-            for row_no, row in enumerate(reader, start=2):
-                key = (row['image'] or '').strip()
-                if not key:
-                    raise ValueError(f'{path} line {row_no}: empty image name')
-                if key in out:
-                    raise ValueError(f'{path} line {row_no}: image {key} listed twice')
-                names = split_label_field(row['labels'] or '')
-                out[key] = multi_hot(names, classes, f'{path} line {row_no} [{key}]')
-    else:
-        raise ValueError(f'{path}: unsupported label file type {ext!r} '
-                         '(expected .npy, .json or .csv)')
-    return out
+        return _load_npy_labels(path, len(classes) - 1)
+    if ext == '.json':
+        return _load_json_labels(path, classes)
+    if ext == '.csv':
+        return _load_csv_labels(path, classes)
+    raise ValueError(f'{path}: unsupported label file type {ext!r} '
+                     '(expected .npy, .json or .csv)')
 
 
 def read_classes_file(path: str) -> List[str]:
     """One class name per line (blank lines and ``#`` comments ignored)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'classes file not found: {path}')
-    with open(path, encoding='utf-8') as f:
-        names = [ln.split('#')[0].strip() for ln in f]
+    names = [ln.split('#')[0].strip() for ln in read_text(path, 'classes file').splitlines()]
     names = [n for n in names if n]
     if len(set(names)) != len(names):
         raise ValueError(f'{path}: duplicated class names in {names}')
@@ -134,18 +238,49 @@ def read_classes_file(path: str) -> List[str]:
 
 
 def read_split_file(path: str) -> List[str]:
-    """Non-empty, stripped lines of a split list (e.g. ImageSets/Segmentation/train.txt)."""
+    """Non-empty, stripped lines of a split list (e.g. ImageSets/Segmentation/train.txt).
+
+    An id listed twice is an error naming both lines: it would be trained on and
+    scored twice.
+    """
     if not osp.isfile(path):
         raise FileNotFoundError(f'split file not found: {path}')
-    with open(path, encoding='utf-8') as f:
-        return [ln.strip() for ln in f if ln.strip()]
+    first_line: Dict[str, int] = {}
+    for line_no, line in enumerate(read_text(path, 'split file').splitlines(), start=1):
+        key = line.strip()
+        if not key:
+            continue
+        if key in first_line:
+            raise LabelFileError(f'split file {path} line {line_no}: {key} is already '
+                                 f'listed on line {first_line[key]}')
+        first_line[key] = line_no
+    return list(first_line)
+
+
+# PNG modes that hold class indices; 'I;16' / 'I' (16/32-bit grey) are accepted but
+# checked value by value, because a cast to uint8 would wrap 270 to 14
+MASK_MODES = ('P', 'L', 'I', 'I;16')
+EIGHT_BIT_MODES = ('P', 'L')
+
+
+def mask_mode(path: str) -> str:
+    """PIL mode of a mask from its header (no decoding), errors naming the file."""
+    try:
+        with Image.open(path) as img:
+            return img.mode
+    except (OSError, SyntaxError) as e:
+        raise OSError(f'cannot read segmentation map {path}: {e}') from e
 
 
 def read_mask(path: str) -> np.ndarray:
-    """A class-index PNG -> (H, W) uint8 array (palette indices are kept as-is)."""
+    """A class-index PNG -> (H, W) integer array (palette indices are kept as-is).
+
+    The dtype is the file's (uint8, or uint16/int32 for 16/32-bit PNGs): never cast
+    here, so :func:`check_mask` sees the real values.
+    """
     try:
         with Image.open(path) as img:
-            if img.mode not in ('P', 'L', 'I', 'I;16'):
+            if img.mode not in MASK_MODES:
                 raise ValueError(f'segmentation map {path} has mode {img.mode}; expected a '
                                  'single-channel class-index PNG (palette or grey)')
             arr = np.array(img)
@@ -156,14 +291,21 @@ def read_mask(path: str) -> np.ndarray:
 
 def check_mask(seg: np.ndarray, path: str, num_classes: int, ignore_index: int = 255,
                image_size: Optional[tuple] = None) -> None:
-    """Raise naming ``path`` for a bad size (``image_size`` = (H, W)) or class index."""
+    """Raise naming ``path`` for a bad size (``image_size`` = (H, W)) or class index.
+
+    Works on the uncast values, so a 16-bit 270 is reported as 270 (not as the 14 a
+    uint8 cast would make of it).
+    """
     if image_size is not None and tuple(seg.shape[:2]) != tuple(image_size):
         raise ValueError(f'segmentation map {path} has size {tuple(seg.shape[:2])} but its '
                          f'image has size {tuple(image_size)}')
-    bad = np.unique(seg[(seg >= num_classes) & (seg != ignore_index)])
+    if not (np.issubdtype(seg.dtype, np.integer) or seg.dtype == np.bool_):
+        raise ValueError(f'segmentation map {path} holds {seg.dtype} values; expected '
+                         'integer class indices')
+    bad = np.unique(seg[((seg >= num_classes) | (seg < 0)) & (seg != ignore_index)])
     if bad.size:
-        raise ValueError(f'segmentation map {path} holds class indices {bad.tolist()} outside '
-                         f'[0, {num_classes}) and not ignore ({ignore_index})')
+        raise ValueError(f'segmentation map {path} holds class indices {bad.tolist()[:10]} '
+                         f'outside [0, {num_classes}) and not ignore ({ignore_index})')
 
 
 def labels_from_mask(seg: np.ndarray, num_classes: int, ignore_index: int = 255) -> np.ndarray:
