@@ -86,3 +86,53 @@ def test_load_annotations_checks(tmp_path):
         load(_ann_results(bad))
     with pytest.raises(ValueError, match='no segmentation map'):
         load(_ann_results(None))
+
+
+# --- issue 9: corrupt JPEGs and 16-bit masks, on copies of coco-mini images -------------
+def _coco_image(tmp_path):
+    from mmwsss.testing.data import coco_mini_root
+    root = coco_mini_root()
+    if root is None:
+        pytest.skip('coco-mini not available')
+    import os
+    import shutil
+    name = sorted(os.listdir(f'{root}/train2017'))[0]
+    dst = str(tmp_path / name)
+    shutil.copy(f'{root}/train2017/{name}', dst)
+    return dst
+
+
+def test_truncated_jpeg_with_end_marker_refused(tmp_path):
+    """Half a coco-mini JPEG + the end marker again: libjpeg only prints 'Corrupt JPEG
+    data' (no file name) and decodes a half grey image; it must be an error naming it."""
+    good = _coco_image(tmp_path)
+    data = open(good, 'rb').read()
+    bad = str(tmp_path / 'half.jpg')
+    with open(bad, 'wb') as f:
+        f.write(data[:len(data) // 2] + b'\xff\xd9')
+    assert LoadWSSSImageFromFile()(dict(img_path=good))['img'].shape[2] == 3
+    with pytest.raises(OSError, match=r'corrupt JPEG .*half\.jpg.*Corrupt JPEG data'):
+        LoadWSSSImageFromFile()(dict(img_path=bad))
+    with pytest.warns(UserWarning, match=r'corrupt JPEG .*half\.jpg'):
+        LoadWSSSImageFromFile(corrupt_jpeg='warn')(dict(img_path=bad))
+    # the pillow decoder prints nothing: the file is checked by cv2 all the same
+    with pytest.raises(OSError, match=r'corrupt JPEG .*half\.jpg'):
+        LoadWSSSImageFromFile(imdecode_backend='pillow')(dict(img_path=bad))
+
+
+def test_16bit_mask_values_not_wrapped(tmp_path):
+    """mmseg casts to uint8 before any check: 270 / 271 became 14 / 15, valid classes."""
+    path = str(tmp_path / 'm16.png')
+    Image.fromarray(np.array([[0, 270, 271], [15, 255, 0]], dtype=np.uint16)).save(path)
+    with pytest.raises(ValueError, match=r'm16\.png holds class indices \[270, 271\]'):
+        LoadWSSSAnnotations()(_ann_results(path))
+    # without any class count, values uint8 cannot hold are refused all the same
+    res = _ann_results(path)
+    res.pop('num_classes')
+    with pytest.raises(ValueError, match=r'm16\.png .*\[270, 271\] that uint8 cannot hold'):
+        LoadWSSSAnnotations()(res)
+    # a 16-bit mask whose values fit is read exactly
+    ok = str(tmp_path / 'ok16.png')
+    Image.fromarray(np.array([[0, 20, 255], [1, 0, 0]], dtype=np.uint16)).save(ok)
+    assert LoadWSSSAnnotations()(_ann_results(ok))['gt_seg_map'].tolist() == [[0, 20, 255],
+                                                                              [1, 0, 0]]
