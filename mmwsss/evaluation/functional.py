@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mmwsss.utils.checks import check_finite
+
 ArrayLike = Union[np.ndarray, Tensor]
 
 IGNORE_INDEX = 255
@@ -115,8 +117,7 @@ def threshold_histogram(cams: Tensor,
     if gt.shape != cams.shape[1:]:
         raise ValueError(f'CAM size {tuple(cams.shape[1:])} does not match ground-truth '
                          f'size {tuple(gt.shape)}')
-    if torch.isnan(cams).any():
-        raise ValueError('cams contain NaN values')
+    check_finite(cams, 'cams')  # NaN / inf have no place in a threshold sweep
     num_fg = cams.shape[0]
     num_classes = num_fg + 1
     if isinstance(gt, np.ndarray):

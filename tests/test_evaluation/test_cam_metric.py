@@ -171,3 +171,51 @@ def test_through_mmengine_evaluator_with_gt_img_label():
     #             t=0.3: labels [[0,1,0],[0,1]] -> IoU (1/3, 1/3, 0) -> 22.22
     assert res == {'cam/mIoU': 50.0, 'cam/mPrecision': 75.0, 'cam/mRecall': 66.67,
                    'cam/aAcc': 60.0, 'cam/bg_thr': 0.1}
+
+
+# --- issue 9 ------------------------------------------------------------------------------
+def test_nonfinite_cams_named():
+    from mmwsss.utils.checks import NonFiniteError
+    inf = CAMS.clone()
+    inf[0, 0, 0] = float('inf')
+    with pytest.raises(NonFiniteError, match=r'image toy\.jpg: cams contain inf values'):
+        run(CAMMetric(), [make_sample(cams=inf)])
+    nan = CAMS.clone()
+    nan[1, 1, 1] = float('nan')
+    with pytest.raises(NonFiniteError, match=r'image toy\.jpg: cams contain NaN values'):
+        run(CAMMetric(bg_thr=0.3), [make_sample(cams=nan)])
+
+
+def _sample_at(path, cams=CAMS, gt=GT, pred=None):
+    sample = make_sample(cams=cams, gt=gt, pred=pred, as_dict=False)
+    sample.set_metainfo(dict(img_path=path))
+    return sample.to_dict()
+
+
+@pytest.mark.parametrize('mode', ['sweep', 'fixed', 'labels'])
+def test_output_dir_writes_the_scored_predictions(tmp_path, mode):
+    """tools/test.py --out sets output_dir (BaseMetric refused it with a TypeError)."""
+    from PIL import Image
+
+    from mmwsss.models.utils.cam import cam_to_label
+    out = tmp_path / 'out'
+    img_root = str(tmp_path / 'images')
+    kwargs = dict(sweep=dict(thresholds=[0.3, 0.5]), fixed=dict(bg_thr=0.5),
+                  labels=dict(source='pred_sem_seg'))[mode]
+    metric = CAMMetric(output_dir=str(out), **kwargs)
+    pred = torch.tensor([[0, 1, 2], [2, 255, 0]])
+    samples = [_sample_at(f'{img_root}/a/x.jpg', pred=pred),
+               _sample_at(f'{img_root}/b/x.jpg', cams=CAMS.flip(-1), pred=pred)]
+    res = run(metric, samples, meta=dict(classes=CLASSES, img_root=img_root))
+    thr = res.get('bg_thr', 0.5)
+    for key, cams in (('a/x', CAMS), ('b/x', CAMS.flip(-1))):
+        label = np.array(Image.open(out / f'{key}.png'))
+        if mode == 'labels':
+            assert label.tolist() == pred.tolist()
+            assert not (out / 'cams').exists()
+        else:
+            # exactly cam_to_label at the (best) threshold, i.e. what was scored
+            assert label.tolist() == cam_to_label(cams[None], bg_thr=thr)[0].tolist()
+            npz = np.load(out / 'cams' / f'{key}.npz')
+            assert npz['keys'].tolist() == [0, 1]
+            assert np.array_equal(npz['cams'], cams.numpy())

@@ -113,3 +113,89 @@ def test_fresh_process_loads_checkpoint(tmp_path):
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith('2')
+
+
+# --- issue 9 ------------------------------------------------------------------------------
+class _Payload:
+    """Pickles as ``os.system('touch <marker>')``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+        return os.system, (f'touch {self.marker}', )
+
+
+@pytest.mark.parametrize('zipfile_format', [True, False])
+def test_malicious_checkpoint_refused_without_unsafe_hint(tmp_path, zipfile_format):
+    """The payload never runs, the message names file and global, and torch's
+    "Re-running with weights_only=False will likely succeed" is not passed on."""
+    import traceback
+    marker = tmp_path / 'PWNED'
+    path = str(tmp_path / 'evil.pth')
+    torch.save({'state_dict': {'w': torch.zeros(2)}, 'meta': _Payload(marker)}, path,
+               _use_new_zipfile_serialization=zipfile_format)
+    with pytest.raises(UnsafeCheckpointError) as info:
+        safe_torch_load(path)
+    text = ''.join(traceback.format_exception(info.value))  # the whole chain as shown
+    assert 'evil.pth' in text and 'posix.system' in text
+    assert 'likely succeed' not in text and 'weights_only` set to `False' not in text
+    from mmengine.runner.checkpoint import _load_checkpoint  # what Runner.resume calls
+    with pytest.raises(UnsafeCheckpointError):
+        _load_checkpoint(path)
+    assert not marker.exists()
+
+
+def _real_checkpoint(tmp_path):
+    _runner(tmp_path, 2).train()
+    return osp.join(tmp_path, 'iter_2.pth')
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'empty', 'text'])
+def test_damaged_checkpoint_named(tmp_path, damage):
+    good = open(_real_checkpoint(tmp_path), 'rb').read()
+    path = str(tmp_path / f'{damage}.pth')
+    with open(path, 'wb') as f:
+        f.write({'truncated': good[:len(good) // 2], 'empty': b'',
+                 'text': b'epoch 4, loss 0.3\n'}[damage])
+    from mmwsss.utils.checkpoint_compat import InvalidCheckpointError
+    with pytest.raises(InvalidCheckpointError, match=rf'{damage}\.pth is not a valid checkpoint'):
+        safe_torch_load(path)
+
+
+class _Net(torch.nn.Module):
+
+    def __init__(self, out=20):
+        super().__init__()
+        self.backbone = torch.nn.Conv2d(3, 4, 1)
+        self.head = torch.nn.Conv2d(4, out, 1)
+
+
+def test_strict_loader_names_checkpoint_and_keys(tmp_path):
+    from mmwsss.utils.checkpoint_compat import (CheckpointMismatchError,
+                                                load_checkpoint_strict)
+    path = str(tmp_path / 'coco80.pth')
+    torch.save({'state_dict': _Net(80).state_dict(), 'meta': {}}, path)
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'coco80\.pth does not match .*shape mismatch for head\.weight '
+                             r'\(checkpoint \(80, 4, 1, 1\), model \(20, 4, 1, 1\)\)'):
+        load_checkpoint_strict(_Net(20), path)
+    state = _Net(20).state_dict()
+    state.pop('backbone.bias')
+    state['extra.w'] = torch.zeros(1)
+    torch.save({'state_dict': state}, path)
+    with pytest.raises(CheckpointMismatchError,
+                       match=r'missing keys backbone\.bias; unexpected keys extra\.w'):
+        load_checkpoint_strict(_Net(20), path)
+    state = _Net(20).state_dict()
+    state['head.bias'][3] = float('nan')
+    torch.save({'state_dict': {'module.' + k: v for k, v in state.items()}}, path)
+    with pytest.raises(CheckpointMismatchError, match=r'NaN / inf values in head\.bias'):
+        load_checkpoint_strict(_Net(20), path)
+    # an exact fit loads (DDP 'module.' prefix dropped)
+    state = _Net(20).state_dict()
+    torch.save({'state_dict': {'module.' + k: v for k, v in state.items()}}, path)
+    net = _Net(20)
+    load_checkpoint_strict(net, path)
+    assert torch.equal(net.head.weight, state['head.weight'])

@@ -5,10 +5,7 @@ masks serve for evaluation only. The standard protocol (SEAM / IRN / CPN
 ``--curve``) grid-searches the background threshold against the GT and reports
 the best one; :class:`CAMMetric` does this in one pass over the data.
 """
-import json
-import os
 import os.path as osp
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -19,6 +16,9 @@ from mmengine.structures import BaseDataElement
 from torch import Tensor
 
 from mmwsss.registry import METRICS
+from mmwsss.utils.checks import check_finite
+from mmwsss.utils.io import (atomic_save_npz, atomic_write_json, atomic_write_png, output_key,
+                             read_cams_npz)
 from ..functional import (DEFAULT_THRESHOLDS, IGNORE_INDEX, confusion_matrix,
                           format_table, histogram_to_confusion, segmentation_scores,
                           threshold_histogram, to_json_float)
@@ -104,6 +104,15 @@ class CAMMetric(BaseMetric):
         out_file: optional JSON path for the curve, per-class scores and
             summary, all in percent, nan as null (written atomically on the
             main process).
+        output_dir: optional folder for the predictions (what
+            ``tools/test.py --out DIR`` sets): ``<key>.png`` label maps (uint8,
+            255 ignore) and, for CAM inputs, ``cams/<key>.npz`` (``keys``:
+            foreground indices of the labelled classes, or all; ``cams``:
+            float32 (K, H, W)). ``<key>`` is the image path relative to the
+            dataset's ``img_root`` without extension. In sweep mode the PNGs are
+            the labels at the best threshold, written from the npz files once it
+            is known (on the main process; the folder must be shared by all
+            ranks); they are exactly the labels scored.
         collect_device: 'cpu' or 'gpu', as in mmengine.
         prefix: metric key prefix (mmseg's IoUMetric uses none; set one if both
             run in the same evaluator).
@@ -131,6 +140,7 @@ class CAMMetric(BaseMetric):
                  ignore_index: int = IGNORE_INDEX,
                  out_file: Optional[str] = None,
                  source: str = 'auto',
+                 output_dir: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
@@ -159,6 +169,7 @@ class CAMMetric(BaseMetric):
         if source not in ('auto', 'cams', 'pred_sem_seg'):
             raise ValueError(f"source must be 'auto', 'cams' or 'pred_sem_seg', got {source!r}")
         self.source = source
+        self.output_dir = output_dir
 
     # ------------------------------------------------------------------ process
     def _expected_classes(self) -> Optional[int]:
@@ -223,7 +234,10 @@ class CAMMetric(BaseMetric):
                 if cams.shape[1:] != gt.shape:
                     raise ValueError(f'{name}: CAM size {tuple(cams.shape[1:])} does not '
                                      f'match ground-truth size {tuple(gt.shape)}')
+                check_finite(cams, 'cams', f'image {name}')
                 img_labels = self._img_labels(sample, cams.shape[0], name)
+                if self.output_dir:
+                    self._write_cams(name, cams, img_labels)
                 if self.ignore_band is None:
                     hist = threshold_histogram(cams, gt.to(cams.device), self.thresholds,
                                                img_labels, self.ignore_index)
@@ -241,6 +255,8 @@ class CAMMetric(BaseMetric):
                     kind, dense = 'labels', confusion_matrix(
                         label, gt.to(label.device), num_classes, self.ignore_index, name)
                     n_ignore = int((label == self.ignore_index).sum())
+                    if self.output_dir:
+                        self._write_label(name, label)
             elif pred is not None:
                 if pred.dim() == 3:
                     pred = pred[0]
@@ -251,11 +267,50 @@ class CAMMetric(BaseMetric):
                 kind, dense = 'labels', confusion_matrix(
                     pred, gt.to(pred.device), num_classes, self.ignore_index, name)
                 n_ignore = int((pred == self.ignore_index).sum())
+                if self.output_dir:
+                    self._write_label(name, pred)
             else:
                 raise KeyError(f"{name}: data sample has neither 'cams' nor 'pred_sem_seg'")
             idx, cnt = _sparse(dense)
             self.results.append(dict(kind=kind, num_classes=num_classes, idx=idx, cnt=cnt,
-                                     n_ignore=n_ignore, n_pixels=int(gt.numel())))
+                                     n_ignore=n_ignore, n_pixels=int(gt.numel()),
+                                     name=name))
+
+    # ------------------------------------------------------------------ outputs
+    def _key(self, name: str) -> str:
+        return output_key(name, (self.dataset_meta or {}).get('img_root'))
+
+    def _write_cams(self, name: str, cams: Tensor, img_labels: Optional[Tensor]) -> None:
+        keys = (torch.arange(cams.shape[0]) if img_labels is None else
+                torch.nonzero(img_labels.cpu() > 0).flatten())
+        # float32: the PNGs of the sweep are recomputed from these and must equal
+        # the labels scored (float16 would move pixels across the threshold)
+        atomic_save_npz(osp.join(self.output_dir, 'cams', self._key(name) + '.npz'),
+                        keys=keys.numpy().astype(np.int64),
+                        cams=cams[keys.to(cams.device)].float().cpu().numpy())
+
+    def _write_label(self, name: str, label: Tensor) -> None:
+        label = label.cpu().numpy() if isinstance(label, Tensor) else np.asarray(label)
+        bad = (label < 0) | ((label > 254) & (label != self.ignore_index))
+        if bad.any() or self.ignore_index > 255:
+            raise ValueError(f'{name}: labels {np.unique(label[bad]).tolist()[:10]} do not '
+                             'fit a uint8 PNG')
+        atomic_write_png(osp.join(self.output_dir, self._key(name) + '.png'),
+                         label.astype(np.uint8))
+
+    def _write_sweep_labels(self, results: List[dict], bg_thr: float) -> None:
+        """PNGs at the chosen threshold from the saved CAMs (cam_to_label's rule)."""
+        for res in results:
+            data = read_cams_npz(osp.join(self.output_dir, 'cams',
+                                          self._key(res['name']) + '.npz'))
+            cams = torch.from_numpy(data['cams'])
+            label = torch.zeros(cams.shape[1:], dtype=torch.long)
+            if cams.shape[0]:
+                value, index = cams.max(0)
+                label = torch.from_numpy(data['keys'])[index] + 1
+                # same comparison and dtype as cam_to_label / threshold_histogram
+                label[value <= torch.tensor(bg_thr, dtype=cams.dtype)] = 0
+            self._write_label(res['name'], label)
 
     # ------------------------------------------------------------------ compute
     def _class_names(self, num_classes: int) -> List[str]:
@@ -306,6 +361,10 @@ class CAMMetric(BaseMetric):
         }
         if kind == 'sweep':
             metrics['bg_thr'] = float(thresholds[best])
+            if self.output_dir:
+                self._write_sweep_labels(results, float(thresholds[best]))
+                print_log(f'label PNGs at bg_thr {thresholds[best]:g} and CAMs written to '
+                          f'{self.output_dir}', logger='current')
         else:
             metrics['ignore_ratio'] = round(100 * n_ignore / max(n_pixels, 1), 2)
         if self.out_file:
@@ -333,16 +392,7 @@ class CAMMetric(BaseMetric):
         return f'CAMs at the best bg_thr {best_thr:g}'
 
     def _dump(self, content: dict) -> None:
-        out_dir = osp.dirname(osp.abspath(self.out_file))
-        os.makedirs(out_dir, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out_dir, suffix='.tmp')
-        try:
-            with os.fdopen(fd, 'w') as f:
-                json.dump(content, f, indent=2)
-            os.replace(tmp, self.out_file)
-        finally:
-            if osp.exists(tmp):
-                os.remove(tmp)
+        atomic_write_json(self.out_file, content)
 
 
 def _format_curve(thresholds: Sequence[float], curve: np.ndarray, per_line: int = 8) -> str:

@@ -2,16 +2,19 @@
 
 Key = sha1 of (SAM settings, image path, sha1 of the image pixels). Pixels rather than
 mtime: the image SAM sees may be a resized copy of the file. Entries are compressed
-``.npz`` files with bit-packed masks, written atomically (temp file + os.replace) so a
-killed run or two concurrent workers never leave a truncated entry.
+``.npz`` files with bit-packed masks, written atomically (``.<name>.<id>.tmp`` + fsync +
+os.replace, see :mod:`mmwsss.utils.io`) so a killed run or two concurrent workers never
+leave a truncated entry. Entries are read with ``allow_pickle=False``: a cache folder
+someone else wrote cannot run code; object arrays are refused when written too.
 """
 import hashlib
 import json
 import os
-import tempfile
 from typing import Dict, Optional
 
 import numpy as np
+
+from mmwsss.utils.io import atomic_save_npz, load_npz
 
 
 def image_key(img: np.ndarray, settings: dict, img_path: Optional[str] = None) -> str:
@@ -39,28 +42,18 @@ class MaskCache:
         if not os.path.isfile(path):
             return None
         try:
-            with np.load(path) as data:
-                shape = tuple(int(s) for s in data['shape'])
-                n = shape[0] * shape[1] * shape[2]
-                masks = np.unpackbits(data['packed'], count=n).astype(bool).reshape(shape)
-                out = {k: data[k] for k in data.files if k not in ('packed', 'shape')}
+            data = load_npz(path, 'SAM mask cache entry')
+            shape = tuple(int(s) for s in data.pop('shape'))
+            n = shape[0] * shape[1] * shape[2]
+            masks = np.unpackbits(data.pop('packed'), count=n).astype(bool).reshape(shape)
         except (OSError, ValueError, KeyError) as e:
             raise RuntimeError(f'corrupt SAM mask cache entry {path}: {e}; delete it') from e
-        out['masks'] = masks
-        return out
+        data['masks'] = masks
+        return data
 
     def put(self, key: str, masks: np.ndarray, **extras: np.ndarray) -> str:
-        """Store (N, H, W) bool masks (+ arrays) atomically; returns the path."""
+        """Store (N, H, W) bool masks (+ numeric arrays) atomically; returns the path."""
         path = self.path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix='.tmp.npz')
-        try:
-            with os.fdopen(fd, 'wb') as f:
-                np.savez_compressed(f, packed=np.packbits(masks.astype(bool).ravel()),
-                                    shape=np.array(masks.shape, np.int64), **extras)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        atomic_save_npz(path, packed=np.packbits(masks.astype(bool).ravel()),
+                        shape=np.array(masks.shape, np.int64), **extras)
         return path

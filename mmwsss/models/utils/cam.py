@@ -12,17 +12,33 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmwsss.utils.checks import check_finite
+
 IGNORE_INDEX = 255
 
 
-def check_cams(cams: Tensor, img_labels: Optional[Tensor] = None) -> None:
-    """Raise a clear error for malformed CAM inputs (wrong rank, NaN, label size)."""
+def check_cams(cams: Tensor, img_labels: Optional[Tensor] = None,
+               where: Optional[str] = None) -> None:
+    """Raise a clear error for malformed CAM inputs (wrong rank, NaN / inf, label size).
+
+    Args:
+        cams: (B, C, H, W) CAMs.
+        img_labels: optional (B, C) labels whose shape must match.
+        where: what the CAMs belong to, put first in the messages, e.g.
+            ``'image data/a.jpg (checkpoint iter_300.pth)'``; tools pass it so the
+            user knows which image and checkpoint produced a NaN / inf.
+
+    Raises:
+        ValueError: wrong rank or label shape.
+        mmwsss.utils.checks.NonFiniteError: NaN or inf values (the message says
+            which of the two).
+    """
+    prefix = f'{where}: ' if where else ''
     if cams.dim() != 4:
-        raise ValueError(f'cams must be (B, C, H, W), got shape {tuple(cams.shape)}')
-    if torch.isnan(cams).any():
-        raise ValueError('cams contain NaN values')
+        raise ValueError(f'{prefix}cams must be (B, C, H, W), got shape {tuple(cams.shape)}')
+    check_finite(cams, 'cams', where)
     if img_labels is not None and img_labels.shape != cams.shape[:2]:
-        raise ValueError(f'img_labels shape {tuple(img_labels.shape)} does not match '
+        raise ValueError(f'{prefix}img_labels shape {tuple(img_labels.shape)} does not match '
                          f'cams (B, C) = {tuple(cams.shape[:2])}')
 
 
