@@ -1,6 +1,7 @@
 import json
 import os
 import os.path as osp
+import shutil
 
 import numpy as np
 import pytest
@@ -167,7 +168,7 @@ def test_cli(tmp_path, capsys):
                      '--link']) == 0
     text = capsys.readouterr().out
     assert "1 images in split 'trainx', 2 left out" in text
-    assert '[trainx] 3/3' in text
+    assert '[trainx] 1/1' in text  # progress counts the images written
     assert osp.isfile(osp.join(out, 'ImageSets', 'Segmentation', 'trainx.txt'))
 
 
@@ -197,3 +198,142 @@ def test_coco_mini(tmp_path, space, counts, fresh):
             # on coco-mini the classes visible in the mask equal the annotation labels
             assert from_mask == labels[stem], stem
     assert len(labels) == sum(k for k, _ in counts.values())
+
+
+# --- issue 9: bad COCO JSONs, on a two-image subset of the real coco-mini JSON ----------
+def _coco_mini_subset(root, n=2):
+    """The first ``n`` coco-mini train images that have a VOC class, their real
+    annotations and the real categories, copied into ``root``."""
+    src = coco_mini_root()
+    if src is None:
+        pytest.skip('coco-mini not available')
+    with open(osp.join(src, 'annotations', 'instances_train2017.json')) as f:
+        full = json.load(f)
+    voc_cats = {c['id'] for c in full['categories'] if c['name'] in ('person', 'dog', 'car')}
+    with_voc = sorted({a['image_id'] for a in full['annotations']
+                       if a['category_id'] in voc_cats and not a.get('iscrowd', 0)})
+    images = [im for im in full['images'] if im['id'] in with_voc[:n]]
+    anns = [a for a in full['annotations'] if a['image_id'] in with_voc[:n]]
+    img_dir = osp.join(root, 'imgs')
+    os.makedirs(img_dir)
+    for im in images:
+        shutil.copy(osp.join(src, 'train2017', im['file_name']), img_dir)
+    data = dict(images=images, annotations=anns, categories=full['categories'])
+    return data, img_dir
+
+
+def _write(root, data, name='instances_train2017.json'):
+    path = osp.join(root, name)
+    with open(path, 'w') as f:
+        json.dump(data, f)
+    return path
+
+
+def _convert(ann_file, img_dir, out, **kwargs):
+    return convert_coco(ann_file, img_dir, out, log=kwargs.pop('log', lambda m: None),
+                        **kwargs)
+
+
+def test_coco_json_without_annotations_refused(tmp_path):
+    data, img_dir = _coco_mini_subset(str(tmp_path))
+    del data['annotations']
+    ann = _write(str(tmp_path), data)
+    # before: "0 images, 2 left out" and an empty split
+    with pytest.raises(ValueError, match=r"instances_train2017\.json has no 'annotations'"):
+        _convert(ann, img_dir, str(tmp_path / 'out'))
+    assert not osp.exists(tmp_path / 'out' / 'ImageSets')
+
+
+def test_coco_split_without_any_label_space_class_refused(tmp_path):
+    data, img_dir = _coco_mini_subset(str(tmp_path))
+    data['annotations'] = []
+    ann = _write(str(tmp_path), data)
+    with pytest.raises(ValueError, match=r"none of its 2 images .* 'train' split would be "
+                                         'empty'):
+        _convert(ann, img_dir, str(tmp_path / 'out'))
+    assert _convert(ann, img_dir, str(tmp_path / 'out'), keep_unlabelled=True)[
+        'num_images'] == 2
+
+
+def test_coco_unknown_category_id_refused(tmp_path):
+    data, img_dir = _coco_mini_subset(str(tmp_path))
+    bad = data['annotations'][0]
+    bad['category_id'] = 999
+    ann = _write(str(tmp_path), data)
+    with pytest.raises(ValueError, match=rf'annotation id {bad["id"]} \(image id '
+                                         rf'{bad["image_id"]}\): category_id 999 is not in'):
+        _convert(ann, img_dir, str(tmp_path / 'out'))
+
+
+def test_coco_image_size_differs_from_file_refused(tmp_path):
+    data, img_dir = _coco_mini_subset(str(tmp_path))
+    im = data['images'][1]
+    real_h = im['height']
+    im['height'] += 7
+    ann = _write(str(tmp_path), data)
+    with pytest.raises(ValueError, match=rf'image id {im["id"]} \({im["file_name"]}\) is '
+                                         rf'{real_h + 7}x{im["width"]} .* but {real_h}x'):
+        _convert(ann, img_dir, str(tmp_path / 'out'))
+    assert not osp.exists(tmp_path / 'out' / 'SegmentationClass')  # nothing half-done
+
+
+def test_coco_degenerate_polygon_dropped_with_listed_warning(tmp_path):
+    data, img_dir = _coco_mini_subset(str(tmp_path))
+    poly_anns = [a for a in data['annotations'] if isinstance(a['segmentation'], list)]
+    two_points, one_good = poly_anns[0], poly_anns[1]
+    two_points['segmentation'] = [[10.0, 10.0, 20.0, 20.0]]  # 2 points: no area
+    one_good['segmentation'] = one_good['segmentation'] + [[5.0, 5.0]]
+    ann = _write(str(tmp_path), data)
+    logs = []
+    out = str(tmp_path / 'out')
+    summary = _convert(ann, img_dir, out, log=logs.append)
+    assert summary['dropped_polygons'] == sorted([two_points['id'], one_good['id']])
+    warning = [m for m in logs if 'WARNING' in m]
+    assert warning and '2 polygon(s) with fewer than 3 points' in warning[0]
+    assert str(two_points['id']) in warning[0] and str(one_good['id']) in warning[0]
+    meta = json.load(open(osp.join(out, 'meta.json')))
+    assert meta['splits']['train']['dropped_polygons'] == summary['dropped_polygons']
+
+
+def test_coco_annotation_without_segmentation_named(tmp_path):
+    data, img_dir = _coco_mini_subset(str(tmp_path))
+    bad = data['annotations'][1]
+    del bad['segmentation']
+    ann = _write(str(tmp_path), data)
+    with pytest.raises(ValueError, match=rf'annotation id {bad["id"]} .* has no segmentation'):
+        _convert(ann, img_dir, str(tmp_path / 'out'))
+
+
+def test_coco_crowd_rle_of_other_size_named(tmp_path):
+    data, img_dir = _coco_mini_subset(str(tmp_path))
+    im = data['images'][0]
+    h, w = im['height'], im['width']
+    crowd = dict(id=990001, image_id=im['id'], category_id=1, iscrowd=1, area=10.0,
+                 bbox=[0, 0, 2, 2], segmentation=dict(size=[h - 1, w], counts=[(h - 1) * w]))
+    data['annotations'].append(crowd)
+    ann = _write(str(tmp_path), data)
+    with pytest.raises(ValueError, match=rf'annotation id 990001 \(image id {im["id"]}\): RLE '
+                                         rf'size \[{h - 1}, {w}\] differs'):
+        _convert(ann, img_dir, str(tmp_path / 'out'))
+
+
+def test_coco_non_json_annotation_file_named(tmp_path):
+    _, img_dir = _coco_mini_subset(str(tmp_path))
+    ann = osp.join(str(tmp_path), 'instances_train2017.json')
+    with open(ann, 'w') as f:
+        f.write('<html>not json</html>\n')
+    with pytest.raises(ValueError, match=r'instances_train2017\.json is not valid JSON'):
+        _convert(ann, img_dir, str(tmp_path / 'out'))
+
+
+def test_converter_outputs_get_the_umask_mode(tmp_path):
+    data, img_dir = _coco_mini_subset(str(tmp_path))
+    ann = _write(str(tmp_path), data)
+    old = os.umask(0o027)
+    try:
+        _convert(ann, img_dir, str(tmp_path / 'out'))
+    finally:
+        os.umask(old)
+    for sub in ('SegmentationClass', 'JPEGImages', 'ImageSets/Segmentation'):
+        for name in os.listdir(tmp_path / 'out' / sub):
+            assert os.stat(tmp_path / 'out' / sub / name).st_mode & 0o777 == 0o640, name
