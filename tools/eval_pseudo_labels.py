@@ -25,6 +25,7 @@ meta.json). A list whose first name is not 'background' is taken as the
 foreground classes and 'background' is prepended. Without names, classes are
 numbered; without ``--num-classes`` either, K = 1 + the largest index seen.
 
+A split file that lists an image twice is an error (it would be scored twice).
 Every image listed (``--split``) or present in GT_DIR must have a prediction:
 a skipped image changes every mIoU, so a missing one is an error unless
 ``--allow-missing`` (the count and names are still reported).
@@ -34,7 +35,6 @@ import json
 import os
 import os.path as osp
 import sys
-import tempfile
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -42,6 +42,7 @@ from PIL import Image
 
 from mmwsss.evaluation.functional import (IGNORE_INDEX, confusion_matrix, format_table,
                                           segmentation_scores, to_json_float)
+from mmwsss.utils.io import atomic_write_json
 
 IMG_EXTS = ('.png', '.jpg', '.jpeg')
 SCORE_KEYS = ('mIoU', 'mPrecision', 'mRecall', 'aAcc')
@@ -62,8 +63,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                        help="JSON list of class names or a dict with a 'classes' key")
     parser.add_argument('--num-classes', type=int,
                         help='number of classes K, background included')
-    parser.add_argument('--split', help='text file of image stems to evaluate (first '
-                        'token of each line); default: every GT file')
+    parser.add_argument('--split', help='text file of the images to evaluate (first '
+                        'token of each line: a path relative to the folders, extension '
+                        'optional); default: every GT file')
     parser.add_argument('--json', metavar='OUT_JSON', help='write the results here')
     parser.add_argument('--ignore-index', type=int, default=IGNORE_INDEX)
     parser.add_argument('--pred-suffix', default='.png')
@@ -93,9 +95,9 @@ def resolve_class_names(names: Optional[Sequence[str]],
 def load_class_names(meta_file: str) -> List[str]:
     """Names from a JSON list or a dict with a 'classes' key."""
     try:
-        with open(meta_file) as f:
+        with open(meta_file, encoding='utf-8-sig') as f:
             meta = json.load(f)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError) as e:  # UnicodeDecodeError / JSONDecodeError included
         raise EvalError(f'cannot read class names from {meta_file}: {e}') from e
     if isinstance(meta, dict):
         if 'classes' not in meta:
@@ -107,32 +109,64 @@ def load_class_names(meta_file: str) -> List[str]:
 
 
 def list_labels(folder: str, suffix: str) -> Dict[str, str]:
-    """{stem: path} of the files in ``folder`` ending with ``suffix``."""
+    """{key: path} of the files under ``folder`` ending with ``suffix``.
+
+    The key is the path relative to ``folder`` without the suffix, ``/``-separated.
+    Hidden names (leading ``.``: temporary files of an interrupted writer, ``.git``)
+    are skipped, files and folders alike.
+    """
     if not osp.isdir(folder):
         raise EvalError(f'{folder} is not a folder')
-    return {name[:-len(suffix)]: osp.join(folder, name)
-            for name in sorted(os.listdir(folder))
-            if name.endswith(suffix) and len(name) > len(suffix)}
+    out = {}
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+        for name in sorted(files):
+            if name.startswith('.') or not name.endswith(suffix) or len(name) <= len(suffix):
+                continue
+            rel = osp.relpath(osp.join(root, name), folder)
+            out[rel[:-len(suffix)].replace(os.sep, '/')] = osp.join(root, name)
+    return out
 
 
 def read_split(split_file: str) -> List[str]:
-    """Stems of a split list: first token per line, folder and image extension dropped."""
-    stems = []
-    with open(split_file) as f:
-        for line in f:
-            tokens = line.split()
-            if not tokens:
-                continue
-            stem = osp.basename(tokens[0])
-            root, ext = osp.splitext(stem)
-            stems.append(root if ext.lower() in IMG_EXTS else stem)
-    if not stems:
+    """Keys of a split list: the first token per line, image extension dropped.
+
+    Relative paths keep their folders (``a/01.jpg`` -> ``a/01``); a token with a
+    leading ``/`` (psa's ``/JPEGImages/x.jpg /SegmentationClassAug/x.png``) is
+    reduced to its file name. An image listed twice is an error naming both lines.
+    """
+    keys: Dict[str, int] = {}
+    try:
+        with open(split_file, encoding='utf-8-sig') as f:
+            lines = f.read().splitlines()
+    except UnicodeDecodeError as e:
+        raise EvalError(f'split file {split_file} is not UTF-8 text: {e}') from e
+    except OSError as e:
+        raise EvalError(f'cannot read split file {split_file}: {e}') from e
+    for line_no, line in enumerate(lines, start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        token = tokens[0]
+        if token.startswith('/'):
+            token = osp.basename(token)
+        root, ext = osp.splitext(token)
+        key = root if ext.lower() in IMG_EXTS else token
+        if key in keys:
+            raise EvalError(f'split file {split_file} line {line_no}: {key} is already '
+                            f'listed on line {keys[key]}')
+        keys[key] = line_no
+    if not keys:
         raise EvalError(f'split file {split_file} lists no image')
-    return stems
+    return list(keys)
 
 
 def load_label(path: str) -> np.ndarray:
-    """(H, W) int64 class indices of a single-channel (or palette) PNG."""
+    """(H, W) int64 class indices of a single-channel (or palette) PNG.
+
+    16-bit values are kept as they are (no uint8 wrap-around): 270 is reported as
+    out of range, never scored as 14.
+    """
     try:
         with Image.open(path) as img:
             if img.mode not in ('P', 'L', 'I', 'I;16', '1'):
@@ -172,7 +206,10 @@ def evaluate(pred_dir: str,
                             f'{gt_dir}: {_names(orphans)}')
         stems = sorted(gts)
     else:
-        stems = list(dict.fromkeys(split))
+        if len(set(split)) != len(split):
+            dup = sorted({s for s in split if split.count(s) > 1})
+            raise EvalError(f'the split lists {_names(dup)} more than once')
+        stems = list(split)
         no_gt = [s for s in stems if s not in gts]
         if no_gt:
             raise EvalError(f'{len(no_gt)} image(s) of the split have no GT file in '
@@ -225,16 +262,7 @@ def evaluate(pred_dir: str,
 
 
 def write_json_atomic(path: str, obj: dict) -> None:
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix='.json')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=2)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    atomic_write_json(path, obj)
 
 
 def report_text(report: dict) -> str:

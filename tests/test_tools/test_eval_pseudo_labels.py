@@ -127,3 +127,50 @@ def test_class_out_of_range(dirs, tmp_path):
     save(tmp_path / 'pred', 'img1', np.ones((2, 2, 3)), mode='RGB')
     with pytest.raises(tool.EvalError, match="mode 'RGB'"):
         tool.evaluate(*dirs)
+
+
+# --- issue 9 ------------------------------------------------------------------------------
+def test_temp_files_are_ignored(dirs, tmp_path):
+    """A killed writer's leftovers (old '.tmp-*.png' and current '.<name>.<id>.tmp')
+    were orphan predictions without --split: an error, or a wrong score."""
+    pred, gt = dirs
+    (tmp_path / 'pred' / '.tmp-k2j3h4.png').write_bytes(b'')
+    (tmp_path / 'pred' / '.img1.png.123-ab12cd34.tmp').write_bytes(b'\x89PNG')
+    res = tool.evaluate(pred, gt, num_classes=3)
+    assert res['num_images'] == 3
+    assert [res['per_class'][str(i)]['IoU'] for i in range(3)] == pytest.approx(IOU, abs=1e-4)
+
+
+def test_split_duplicate_refused(dirs, tmp_path):
+    split = tmp_path / 'train.txt'
+    split.write_text('img1\nimg2\nimg1.jpg\n')
+    with pytest.raises(tool.EvalError, match=r'train\.txt line 3: img1 is already listed on '
+                                             r'line 1'):
+        tool.read_split(str(split))
+    assert tool.main([*dirs, '--split', str(split), '--num-classes', '3']) == 1
+    with pytest.raises(tool.EvalError, match='more than once'):
+        tool.evaluate(*dirs, num_classes=3, split=['img1', 'img1'])
+
+
+def test_16bit_prediction_not_wrapped(dirs, tmp_path):
+    pred, gt = dirs
+    # 257 would be 1 (cat) after a uint8 cast; it must be reported as 257
+    Image.fromarray(np.array([[0, 257], [2, 2]], dtype=np.uint16)).save(
+        tmp_path / 'pred' / 'img1.png')
+    with pytest.raises(tool.EvalError, match=r'img1\.png: prediction has class indices '
+                                             r'\[257\]'):
+        tool.evaluate(pred, gt, num_classes=3)
+
+
+def test_nested_keys_match_by_relative_path(tmp_path):
+    """a/01 and b/01 are two images (tools/generate_pseudo_labels.py writes them so)."""
+    for folder in ('a', 'b'):
+        save(tmp_path / 'gt' / folder, '01', GTS['img1'])
+    save(tmp_path / 'pred' / 'a', '01', GTS['img1'], mode='L')
+    save(tmp_path / 'pred' / 'b', '01', PREDS['img1'], mode='L')
+    res = tool.evaluate(str(tmp_path / 'pred'), str(tmp_path / 'gt'), num_classes=3)
+    assert res['num_images'] == 2
+    split = tmp_path / 's.txt'
+    split.write_text('a/01.jpg\n')
+    assert tool.evaluate(str(tmp_path / 'pred'), str(tmp_path / 'gt'), num_classes=3,
+                         split=tool.read_split(str(split)))['mIoU'] == 100.0

@@ -23,6 +23,8 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
+from mmwsss.utils.checkpoint_compat import safe_torch_load
+
 DEFAULT_DATA_ROOT = '/work/shared/data/coco-mini'
 
 # COCO category -> ImageNet-1k class indices that count as a correct prediction.
@@ -125,7 +127,8 @@ def build_classifier(checkpoint: str) -> Tuple[nn.Module, nn.Linear]:
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'{checkpoint} not found; create it with '
                                 'tools/model_converters/efficientnet_lite.py DST --keep-head')
-    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    # weights_only with mmwsss' allow-list; a damaged file is named in the error
+    ckpt = safe_torch_load(checkpoint, map_location='cpu')
     if 'imagenet_head' not in ckpt:
         raise KeyError(f"{checkpoint} has no 'imagenet_head'; convert it with --keep-head")
     backbone = EfficientNetLite(
