@@ -1,15 +1,27 @@
-"""Train a model from a config (the OpenMMLab ``tools/train.py``)."""
+"""Train a model from a config (the OpenMMLab ``tools/train.py``).
+
+Two things differ from mmseg's script:
+
+* checkpoints are written atomically: a ``CheckpointHook`` of the config is run
+  as :class:`mmwsss.engine.AtomicCheckpointHook`, so a run killed during a save
+  never leaves a truncated ``iter_N.pth``;
+* ``--resume`` says what it resumes from, or why it cannot: a missing or damaged
+  latest checkpoint is an error naming the file (mmengine would log
+  "Auto resumed from the latest checkpoint None" and restart from iteration 0).
+"""
 import argparse
 import logging
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmwsss  # noqa: F401  (version checks, checkpoint allow-list)
-from mmwsss.utils.config_utils import set_data_root
+from mmwsss.engine.resume import ResumeError, resolve_resume
+from mmwsss.utils.config_utils import set_data_root, use_atomic_checkpoints
 from mmwsss.utils.dist_compat import setup_cpu_distributed
 
 
@@ -65,12 +77,21 @@ def main():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
+    use_atomic_checkpoints(cfg)
+    resume = args.resume
+    if resume is None and cfg.get('resume', False):
+        # resume=True in the config: the same checks as --resume
+        resume = cfg.get('load_from') or 'auto'
+    if resume is not None:
+        try:
+            resume_from, message = resolve_resume(cfg.work_dir, resume)
+        except ResumeError as e:
+            sys.exit(f'error: {e}')  # exit status 1, message on stderr
+        print_log(message, logger='current', level=logging.INFO if resume_from
+                  else logging.WARNING)
+        # an explicit path: mmengine must not look for one itself (it would find None)
+        cfg.resume = resume_from is not None
+        cfg.load_from = resume_from
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else \
         __import__('mmwsss.registry', fromlist=['RUNNERS']).RUNNERS.build(cfg)

@@ -32,6 +32,21 @@ def set_data_root(cfg: Any, data_root: str) -> int:
     return changed
 
 
+def use_atomic_checkpoints(cfg: Any) -> bool:
+    """Run the config's ``CheckpointHook`` as ``AtomicCheckpointHook`` (same arguments).
+
+    mmengine's hook writes checkpoints in place, so a crash during a save leaves
+    a truncated file; the atomic one writes a temporary file and renames it.
+    Returns whether the hook was replaced.
+    """
+    hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if isinstance(hook, dict) and hook.get('type') in ('CheckpointHook',
+                                                        'mmengine.CheckpointHook'):
+        hook['type'] = 'mmwsss.AtomicCheckpointHook'
+        return True
+    return False
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None,
                 data_root: Optional[str] = None) -> Config:
     """``Config.fromfile`` + ``--cfg-options`` + ``--data-root``, in the tools' order."""
