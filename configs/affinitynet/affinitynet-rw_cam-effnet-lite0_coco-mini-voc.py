@@ -9,5 +9,6 @@ pseudo_label_cfg = dict(refiners=[
          model=dict(config='configs/affinitynet/affinitynet_efficientnet-lite0_1xb8-300i_'
                     'coco-mini-voc-pl-psa-320x320.py',
                     checkpoint=aff_checkpoint),
-         beta=8, logt=8, alpha=16, radius=5, mode='local'),
+         beta=8, logt=8, alpha=16, radius=5, mode='local',
+         psa_border_pairs=True),  # PSA's pair set: sources only in the cropped region
 ])

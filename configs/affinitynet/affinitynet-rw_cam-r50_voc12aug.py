@@ -10,5 +10,6 @@ pseudo_label_cfg = dict(refiners=[
          model=dict(config='configs/affinitynet/'
                     'affinitynet_r50-d8_1xb8-8e_voc12aug-pl-psa-448x448.py',
                     checkpoint=aff_checkpoint),
-         beta=8, logt=8, alpha=16, radius=5, mode='local'),
+         beta=8, logt=8, alpha=16, radius=5, mode='local',
+         psa_border_pairs=True),  # PSA's pair set: sources only in the cropped region
 ])

@@ -3,14 +3,65 @@ affinity (CAA). Formulas follow the official ``generate_cams_voc12.py::perform``
 
 Shapes: ``K`` classes, ``h x w`` patch grid, ``N = h * w`` patches.
 """
-from typing import Sequence
+import math
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..utils.cam import normalize_cams
+from ..utils.cam_inference import pil_resize
+from ..utils.image_norm import denormalize, normalize
+
+CLIP_ES_INPUT_RESIZE = ('pil_bicubic', 'torch_bicubic')
+
+
+def clip_es_input_size(height: int, width: int, scale: float, patch: int = 16) -> Tuple[int, int]:
+    """CLIP-ES's input size (``img_ms_and_flip``): each side scaled and rounded
+    *up* to a multiple of the patch size, ``int(ceil(s * H / p) * p)``."""
+    return (int(math.ceil(scale * height / patch) * patch),
+            int(math.ceil(scale * width / patch) * patch))
+
+
+def clip_es_resize(inputs: Tensor, scale: float, patch: int = 16,
+                   mode: str = 'pil_bicubic', img_norm: Optional[dict] = None) -> Tensor:
+    """The CLIP-ES input of one scale, from a CLIP-normalised image.
+
+    ``'pil_bicubic'`` replays the official ``_transform_resize``: the uint8 image
+    (recovered with ``img_norm``) is resized by PIL bicubic (torchvision ``Resize``
+    on a PIL image), then normalised. ``'torch_bicubic'`` resizes the normalised
+    tensor with ``F.interpolate(mode='bicubic')``: another kernel (torch: a = -0.75,
+    no antialias; PIL: a = -0.5, support widened when downscaling), kept for
+    comparison.
+
+    Args:
+        inputs: (1, 3, H, W) CLIP-normalised image.
+        scale: input scale (official: 1.0).
+        patch: ViT patch size.
+        mode: ``'pil_bicubic'`` (official) or ``'torch_bicubic'``.
+        img_norm: ``dict(mean, std, bgr_to_rgb)`` of the data preprocessor
+            (``'pil_bicubic'`` only).
+    Returns:
+        (1, 3, H', W') with H', W' from :func:`clip_es_input_size`; ``inputs``
+        itself when no resize is needed (PIL returns a copy at the same size).
+    """
+    if mode not in CLIP_ES_INPUT_RESIZE:
+        raise ValueError(f"unknown CLIP-ES input_resize '{mode}', expected one of "
+                         f'{CLIP_ES_INPUT_RESIZE}')
+    h, w = inputs.shape[-2:]
+    size = clip_es_input_size(h, w, scale, patch)
+    if size == (h, w):
+        return inputs
+    if mode == 'torch_bicubic':
+        return F.interpolate(inputs, size=size, mode='bicubic', align_corners=False)
+    if img_norm is None:
+        raise ValueError("input_resize='pil_bicubic' needs img_norm=dict(mean, std, "
+                         'bgr_to_rgb) to recover the uint8 image')
+    img = pil_resize(denormalize(inputs, **img_norm), size)
+    return normalize(img, **img_norm).to(inputs.dtype)
 
 
 def minmax_scale(cams: Tensor, eps: float = 1e-7) -> Tensor:

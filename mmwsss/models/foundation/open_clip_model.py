@@ -54,6 +54,11 @@ class OpenCLIP(BaseModule):
         quick_gelu: use QuickGELU. Must be True for OpenAI weights (open_clip >=
             2.29 builds nn.GELU for 'ViT-B-16' and only warns).
         frozen: set ``requires_grad=False`` on all weights and keep eval mode.
+        pos_embed_fp16: round the (interpolated) positional embedding to fp16
+            and back, as CLIP-ES's ``upsample_pos_emb`` does on every forward
+            (``Parameter(emb.half())``), even when the model runs in float32 on
+            CPU. Off by default: it changes refined CAMs by ~1e-3 only; turn it
+            on for bit-level comparison with the official code in float32.
     """
 
     def __init__(self,
@@ -61,8 +66,10 @@ class OpenCLIP(BaseModule):
                  checkpoint: Optional[str] = None,
                  quick_gelu: bool = True,
                  frozen: bool = True,
+                 pos_embed_fp16: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
+        self.pos_embed_fp16 = pos_embed_fp16
         open_clip = _import_open_clip()
         if isinstance(arch, str):
             name = arch[:-len('-quickgelu')] if arch.endswith('-quickgelu') else arch
@@ -139,17 +146,23 @@ class OpenCLIP(BaseModule):
     # ----------------------------------------------------------------- image
     def pos_embed(self, grid: Tuple[int, int]) -> Tensor:
         """(1 + h*w, D) positional embedding, patch part bilinearly resized
-        (align_corners=False) from the training grid to ``grid``; CLS row kept."""
+        (align_corners=False) from the training grid to ``grid``; CLS row kept.
+        With ``pos_embed_fp16`` the whole result (CLS row included, also at the
+        training grid) is rounded to fp16 and cast back to the weight dtype."""
         visual = self.clip.visual
         pos = visual.positional_embedding
         gh, gw = visual.grid_size
-        if tuple(grid) == (gh, gw):
-            return pos
-        patch = pos[1:].reshape(1, gh, gw, -1).permute(0, 3, 1, 2)
-        patch = F.interpolate(patch, size=tuple(grid), mode='bilinear',
-                              align_corners=False)
-        patch = patch.permute(0, 2, 3, 1).reshape(grid[0] * grid[1], -1)
-        return torch.cat([pos[:1], patch], 0)
+        if tuple(grid) != (gh, gw):
+            patch = pos[1:].reshape(1, gh, gw, -1).permute(0, 3, 1, 2)
+            patch = F.interpolate(patch, size=tuple(grid), mode='bilinear',
+                                  align_corners=False)
+            patch = patch.permute(0, 2, 3, 1).reshape(grid[0] * grid[1], -1)
+            pos = torch.cat([pos[:1], patch], 0)
+        if self.pos_embed_fp16:
+            # the official code interpolates in the weight dtype, stores the
+            # result as half and casts it back to the activations' dtype
+            pos = pos.half().to(visual.positional_embedding.dtype)
+        return pos
 
     def embed_image(self, img: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
         """Patch embedding + CLS + interpolated positions + ln_pre.

@@ -43,6 +43,59 @@ def active_fg(state: RefineState) -> Tuple[Tensor, Tensor]:
     return fg, keep
 
 
+def psa_infer_aff_reference(aff_feats: Tensor, cams: Tensor, beta: float = 8.,
+                            logt: int = 8, alpha: float = 16., radius: int = 5,
+                            stride: int = 8) -> Tensor:
+    """PSA's ``infer_aff.py`` walk for one image, written as the official code
+    does it: a dense matrix built from ``get_indices_of_pairs`` (sources only in
+    the cropped region), A^beta, column-normalised, squared ``logt`` times.
+
+    Args:
+        aff_feats: (D, h, w) affinity features, h = ceil(H / stride) (PSA's
+            ``Net.forward(x, to_dense=True)`` before the pairing).
+        cams: (C, H, W) CAMs of the labelled classes (``cam_full_arr[1:]``).
+        beta, logt, alpha, radius, stride: as :class:`AffinityRandomWalk`.
+    Returns:
+        (1 + C, H, W) walked scores (bg first), before the argmax.
+    """
+    d, h, w = aff_feats.shape
+    height, width = cams.shape[-2:]
+    # infer_aff.py: bg = (1 - max cam)^alpha at the image size, then everything
+    # zero-padded to the feature grid (bg included), avg-pooled by the stride
+    scores = torch.cat([(1 - cams.max(0, keepdim=True)[0]) ** alpha, cams], 0).float()
+    scores = F.pad(scores, (0, w * stride - width, 0, h * stride - height))
+    cam_vec = F.avg_pool2d(scores[None], stride, stride)[0].view(scores.shape[0], -1)
+    # get_indices_of_pairs, spelled out (independent of pair_offsets / pair_indices)
+    search_dst = [(0, x) for x in range(1, radius)] + [
+        (y, x) for y in range(1, radius) for x in range(-radius + 1, radius)
+        if x * x + y * y < radius * radius]
+    rf = radius - 1
+    full = torch.arange(h * w).view(h, w)
+    ch, cw = h - rf, w - 2 * rf
+    ind_from = full[:-rf, rf:-rf].reshape(-1)
+    ind_to = torch.stack([full[dy:dy + ch, rf + dx:rf + dx + cw].reshape(-1)
+                          for dy, dx in search_dst])
+    ff = aff_feats.reshape(d, -1)[:, ind_from][:, None]      # (D, 1, M)
+    ft = aff_feats.reshape(d, -1)[:, ind_to]                 # (D, K, M)
+    aff = torch.exp(-(ff - ft).abs().mean(0)).reshape(-1)    # (K * M,)
+    src = ind_from[None].expand_as(ind_to).reshape(-1)
+    dst = ind_to.reshape(-1)
+    area = h * w
+    eye = torch.arange(area)
+    # PSA's sparse matrix: (from, to) and (to, from) pairs plus the identity
+    rows = torch.cat([src, eye, dst])
+    cols = torch.cat([dst, eye, src])
+    vals = torch.cat([aff, torch.ones(area), aff])
+    aff_mat = torch.zeros(area, area).index_put_((rows, cols), vals, accumulate=True)
+    trans = aff_mat ** beta
+    trans = trans / trans.sum(0, keepdim=True)
+    for _ in range(logt):
+        trans = trans @ trans
+    rw = (cam_vec @ trans).view(1, -1, h, w)
+    rw = F.interpolate(rw, size=(h * stride, w * stride), mode='bilinear', align_corners=False)
+    return rw[0, :, :height, :width]
+
+
 @MODELS.register_module()
 class AffinityRandomWalk(BaseRefiner):
     """PSA random walk on AffinityNet's pair affinities.
@@ -69,10 +122,11 @@ class AffinityRandomWalk(BaseRefiner):
         mode: ``'local'`` (default, fastest on CPU), ``'sparse'`` or
             ``'dense'`` (the official dense matrix power; same result).
         psa_border_pairs: keep only the pairs whose source lies in PSA's
-            cropped region (``get_indices_of_pairs``): the official code has no
-            pair between two pixels of the last r - 1 rows or of the first /
-            last r - 1 columns. False (default) uses every pair within the
-            radius, as the paper describes.
+            cropped region (``get_indices_of_pairs``), PSA's rule and the
+            default: the official code has no pair between two pixels of the
+            last r - 1 rows or of the first / last r - 1 columns (it checks
+            ``infer_aff.py``, see :func:`psa_infer_aff_reference`). False uses
+            every pair within the radius, as the paper's text describes.
         mean, std: RGB normalisation of the uint8 image; default: the model's
             data preprocessor (assumed to output RGB), else ImageNet.
     """
@@ -85,7 +139,7 @@ class AffinityRandomWalk(BaseRefiner):
                  radius: int = 5,
                  stride: int = 8,
                  mode: str = 'local',
-                 psa_border_pairs: bool = False,
+                 psa_border_pairs: bool = True,
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  init_cfg: Optional[dict] = None) -> None:

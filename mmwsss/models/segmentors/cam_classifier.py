@@ -13,7 +13,10 @@ from mmwsss.structures import WSSSDataSample
 from ..heads.cam_head import stack_img_labels
 from ..utils.cam import cam_to_label, normalize_cams
 from ..utils.cam_inference import CAM_PRESETS, multi_scale_cams
+from ..utils.image_norm import preprocessor_stats
 
+# IRN's make_cam.py as is, input path included: PIL-bicubic rescaled uint8 image,
+# CAMs upsampled to the stride-16 grid size then cropped; cam_eval_thres 0.15.
 DEFAULT_CAM_CFG = dict(CAM_PRESETS['irn'], bg_thr=0.15, ignore_band=None)
 
 
@@ -36,24 +39,47 @@ class CAMPredictMixin:
 
     @torch.no_grad()
     def predict_cams(self, inputs: Tensor, data_samples: OptSampleList = None) -> List[Tensor]:
-        """Per image (C, H_ori, W_ori) CAMs in [0, 1], masked by image labels."""
+        """Per image (C, H_ori, W_ori) CAMs in [0, 1], masked by image labels.
+
+        Each image's CAMs are computed on its unpadded ``img_shape`` region (the
+        official code runs one image at a time, so batch padding must not reach
+        the network nor the ``out_stride`` grid); a batch without padding runs in
+        one call. Then: undo a test-time flip, resize (bilinear) to ``ori_shape``,
+        normalise (``norm``), mask absent classes.
+
+        Args:
+            inputs: (B, 3, H, W) normalised, possibly padded, images.
+            data_samples: with ``img_shape``, ``ori_shape`` (and flip) metainfo
+                and ``gt_img_label``; None treats the inputs as unpadded originals.
+        Returns:
+            B tensors (C, H_ori, W_ori).
+        """
         cfg = self.cam_cfg
-        keys = ('scales', 'flip', 'flip_merge', 'scale_merge', 'relu_first', 'align_corners')
-        raw = multi_scale_cams(self.cam_fn, inputs, norm='none',
-                               **{k: cfg[k] for k in keys if k in cfg})
+        keys = ('scales', 'flip', 'flip_merge', 'scale_merge', 'relu_first',
+                'resize_before_merge', 'input_resize', 'out_stride', 'align_corners')
+        kwargs = {k: cfg[k] for k in keys if k in cfg}
+        if kwargs.get('input_resize') == 'pil_bicubic':
+            # the official path resizes the uint8 image: recover it from the inputs
+            kwargs['img_norm'] = preprocessor_stats(getattr(self, 'data_preprocessor', None))
+        metas = [s.metainfo for s in data_samples] if data_samples is not None \
+            else [{} for _ in range(inputs.shape[0])]
+        full = tuple(inputs.shape[-2:])
+        shapes = [tuple(m.get('img_shape', full)[:2]) for m in metas]
+        if all(s == full for s in shapes):
+            raws = list(multi_scale_cams(self.cam_fn, inputs, norm='none', **kwargs))
+        else:
+            raws = [multi_scale_cams(self.cam_fn, inputs[i:i + 1, :, :h, :w], norm='none',
+                                     **kwargs)[0] for i, (h, w) in enumerate(shapes)]
         labels = None
         if data_samples is not None and cfg.get('use_img_labels', True):
-            labels = stack_img_labels(data_samples, self.cam_head.num_classes, raw.device)
+            labels = stack_img_labels(data_samples, self.cam_head.num_classes, inputs.device)
         outputs = []
-        for i in range(raw.shape[0]):
-            meta = data_samples[i].metainfo if data_samples is not None else {}
-            cam = raw[i:i + 1]
-            h, w = meta.get('img_shape', cam.shape[-2:])[:2]
-            cam = cam[..., :h, :w]  # strip the batch padding
+        for i, (meta, raw) in enumerate(zip(metas, raws)):
+            cam = raw[None]
             if meta.get('flip', False):
                 cam = cam.flip(-1 if meta.get('flip_direction') == 'horizontal' else -2)
-            ori = meta.get('ori_shape', (h, w))[:2]
-            if tuple(ori) != (h, w):
+            ori = tuple(meta.get('ori_shape', shapes[i])[:2])
+            if ori != shapes[i]:
                 cam = F.interpolate(cam, size=ori, mode='bilinear',
                                     align_corners=cfg.get('align_corners', False))
             cam = normalize_cams(cam, cfg.get('norm', 'max'))
@@ -77,7 +103,9 @@ class CAMPredictMixin:
 
 
 def build_cam_cfg(user: Optional[dict]) -> dict:
-    """IRN defaults, then an optional ``preset``, then the user's keys."""
+    """IRN defaults, then an optional ``preset`` (``CAM_PRESETS``), then the user's
+    keys (any :func:`multi_scale_cams` option, ``norm``, ``bg_thr``, ``ignore_band``,
+    ``use_img_labels``)."""
     cfg = dict(DEFAULT_CAM_CFG)
     user = dict(user or {})
     if 'preset' in user:

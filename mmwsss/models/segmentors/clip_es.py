@@ -2,7 +2,9 @@
 CAMs from a frozen CLIP ViT-B/16.
 
 Per image (official ``generate_cams_voc12.py::perform``):
-1. resize (bicubic, no crop) to ``ceil(s * H / 16) * 16 x ceil(s * W / 16) * 16``;
+1. resize (no crop) to ``ceil(s * H / 16) * 16 x ceil(s * W / 16) * 16``: PIL
+   bicubic on the uint8 image, then CLIP normalisation, as the official
+   ``_transform_resize`` (``input_resize='pil_bicubic'``);
 2. run blocks 0..L-2 without gradient, keeping their head-averaged attention;
 3. last block with autograd; image embedding = mean of ``ln_post`` patch tokens
    @ proj; softmax of ``logit_scale * cos`` over [present fg classes + all bg
@@ -14,7 +16,6 @@ Per image (official ``generate_cams_voc12.py::perform``):
    original size.
 Dense CRF, if wanted, comes after, in ``pseudo_label_cfg`` (type='DenseCRF').
 """
-import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -26,9 +27,11 @@ from torch import Tensor
 from mmwsss.registry import MODELS
 from mmwsss.structures import WSSSDataSample
 from ..foundation.class_names import CLIP_ES_TEMPLATES
-from ..foundation.clip_es_ops import (caa_refine, cam_box_mask, grad_cam,
-                                      minmax_scale, sinkhorn_affinity)
+from ..foundation.clip_es_ops import (CLIP_ES_INPUT_RESIZE, caa_refine, cam_box_mask,
+                                      clip_es_resize, grad_cam, minmax_scale,
+                                      sinkhorn_affinity)
 from ..utils.cam import cam_to_label
+from ..utils.image_norm import preprocessor_stats
 
 
 def labels_from_sample(sample, num_classes: int) -> List[int]:
@@ -69,6 +72,10 @@ class CLIPES(BaseSegmentor):
         box_thr: relative threshold of the CAA box mask (VOC 0.4, COCO 0.7).
         bg_thr: background threshold of ``pred_sem_seg`` (cam_to_label). 0.5
             equals CLIP-ES's evaluation with bg = 1 - max cam.
+        input_resize: ``'pil_bicubic'`` (default, official: PIL bicubic on the
+            uint8 image recovered from the inputs, then normalised) or
+            ``'torch_bicubic'`` (torch's bicubic on the normalised tensor); see
+            :func:`clip_es_resize`.
         data_preprocessor: mmseg ``SegDataPreProcessor`` with CLIP mean/std.
     """
 
@@ -85,6 +92,7 @@ class CLIPES(BaseSegmentor):
                  box_thr: float = 0.4,
                  bg_thr: float = 0.5,
                  align_corners: bool = False,
+                 input_resize: str = 'pil_bicubic',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -96,6 +104,10 @@ class CLIPES(BaseSegmentor):
             raise ValueError(f"cam_type must be 'caa' or 'gradcam', got '{cam_type}'")
         if not class_names:
             raise ValueError('CLIP-ES needs class_names')
+        if input_resize not in CLIP_ES_INPUT_RESIZE:
+            raise ValueError(f'input_resize must be one of {CLIP_ES_INPUT_RESIZE}, '
+                             f"got '{input_resize}'")
+        self.input_resize = input_resize
         self.class_names = list(class_names)
         self.bg_class_names = list(bg_class_names)
         self.templates = list(templates)
@@ -130,13 +142,12 @@ class CLIPES(BaseSegmentor):
 
     # ------------------------------------------------------------ image side
     def resize_input(self, img: Tensor, scale: float) -> Tensor:
-        """Bicubic resize of (1, 3, H, W) to the next multiples of the patch size."""
-        p = self.clip.patch_size
-        h, w = img.shape[-2:]
-        size = (int(math.ceil(scale * h / p) * p), int(math.ceil(scale * w / p) * p))
-        if size == (h, w):
-            return img
-        return F.interpolate(img, size=size, mode='bicubic', align_corners=False)
+        """(1, 3, H, W) normalised image -> (1, 3, H', W'), sides scaled and rounded
+        up to multiples of the patch size, by ``input_resize``
+        (:func:`clip_es_resize`)."""
+        img_norm = preprocessor_stats(self.data_preprocessor) \
+            if self.input_resize == 'pil_bicubic' else None
+        return clip_es_resize(img, scale, self.clip.patch_size, self.input_resize, img_norm)
 
     def single_scale_cams(self, img: Tensor, fg_idx: Sequence[int],
                           out_size: Tuple[int, int]) -> Tensor:

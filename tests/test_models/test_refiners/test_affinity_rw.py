@@ -1,9 +1,11 @@
 """AffinityRandomWalk (PSA inference) and PSAAffinityLabel (offline labels)."""
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 
-from mmwsss.models.refiners.affinity_rw import AffinityRandomWalk, PSAAffinityLabel
+from mmwsss.models.refiners.affinity_rw import (AffinityRandomWalk, PSAAffinityLabel,
+                                                psa_infer_aff_reference)
 from mmwsss.registry import MODELS
 from mmwsss.testing import TINY_CHANNELS, tiny_backbone_cfg
 
@@ -24,7 +26,8 @@ def _two_region_state():
 
 @pytest.mark.parametrize('mode', ['local', 'dense'])
 def test_walk_fills_the_region(mode):
-    out = AffinityRandomWalk(mode=mode)(_two_region_state())
+    # every pair: on an 8 x 8 map PSA's cropped source region (cols 4..3) is empty
+    out = AffinityRandomWalk(mode=mode, psa_border_pairs=False)(_two_region_state())
     label = out['label'][0]
     # before the walk cell column 3 (pixels 24..31) is background (bg = 1 there);
     # the walk averages the left half: fg ~ 3/4 > bg ~ 1/4 everywhere in it
@@ -86,14 +89,50 @@ def test_with_a_model_local_equals_dense():
     img = (torch.rand(1, 3, 60, 76, generator=g) * 255).to(torch.uint8)
     cams = torch.rand(1, 2, 60, 76, generator=g)
     state = dict(img=img, cams=cams, img_labels=torch.tensor([[1., 1.]]))
-    out_local = AffinityRandomWalk(model=net, logt=6)(dict(state))
-    out_dense = AffinityRandomWalk(model=net, logt=6, mode='dense')(dict(state))
-    assert out_local['label'].shape == (1, 60, 76)
-    assert torch.allclose(out_local['scores'], out_dense['scores'], atol=1e-4)
-    assert torch.equal(out_local['label'], out_dense['label'])
-    # the PSA border quirk drops pairs, so it changes the scores
-    out_quirk = AffinityRandomWalk(model=net, logt=6, psa_border_pairs=True)(dict(state))
-    assert not torch.allclose(out_quirk['scores'], out_local['scores'])
+    for border in (True, False):
+        out_local = AffinityRandomWalk(model=net, logt=6, psa_border_pairs=border)(dict(state))
+        out_dense = AffinityRandomWalk(model=net, logt=6, mode='dense',
+                                       psa_border_pairs=border)(dict(state))
+        assert out_local['label'].shape == (1, 60, 76)
+        assert torch.allclose(out_local['scores'], out_dense['scores'], atol=1e-4)
+        assert torch.equal(out_local['label'], out_dense['label'])
+    # PSA's border rule (the default) drops pairs, so it changes the scores
+    out_psa = AffinityRandomWalk(model=net, logt=6)(dict(state))
+    assert not torch.allclose(out_psa['scores'], out_local['scores'])
+
+
+def _random_walk_state(seed=0, size=(75, 101), classes=(1., 1., 0.)):
+    """CAMs with smooth blobs and random stride-8 features: a 10 x 13 map, not a
+    multiple of 8 in pixels (75 x 101), so the zero padding is exercised too."""
+    g = torch.Generator().manual_seed(seed)
+    h, w = size
+    feats = torch.randn(1, 4, -(-h // 8), -(-w // 8), generator=g)
+    cams = F.interpolate(torch.rand(1, len(classes), 4, 5, generator=g), size=size,
+                         mode='bilinear', align_corners=False)
+    labels = torch.tensor([classes])
+    return dict(img=torch.zeros(1, 3, h, w, dtype=torch.uint8), cams=cams,
+                img_labels=labels, aff_feats=feats)
+
+
+def test_default_is_psa_infer_aff():
+    """The default refiner equals a dense transcription of PSA's infer_aff.py
+    (get_indices_of_pairs: sources only in the cropped region)."""
+    state = _random_walk_state()
+    present = state['img_labels'][0].nonzero().flatten()
+    cams = state['cams'][0, present] * 1.
+    ref = psa_infer_aff_reference(state['aff_feats'][0], cams, beta=8, logt=5, alpha=16)
+    for mode in ('local', 'dense'):
+        out = AffinityRandomWalk(logt=5, mode=mode)(dict(state))
+        scores = out['scores'][0]
+        assert torch.allclose(scores[torch.cat([torch.tensor([0]), present + 1])], ref,
+                              atol=1e-5, rtol=1e-4)
+        assert torch.all(scores[3] == 0)  # absent class
+        full = torch.zeros(4, *ref.shape[1:])
+        full[[0, *(present + 1).tolist()]] = ref
+        assert torch.equal(out['label'][0], full.argmax(0))
+    # every pair within the radius (the paper's wording) is a different walk
+    every = AffinityRandomWalk(logt=5, psa_border_pairs=False)(dict(state))['scores'][0]
+    assert (every[:3] - ref).abs().max() > 1e-3
 
 
 def test_psa_label_by_hand_without_crf():

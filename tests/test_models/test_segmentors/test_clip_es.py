@@ -192,3 +192,74 @@ def test_configs_build(name):
     chain = RefineChain(**cfg.pseudo_label_cfg)
     assert [type(r).__name__ for r in chain.refiners][:2] == ['DenseCRF', 'ConfidenceIgnore']
     assert cfg.pseudo_label_dataloader.batch_size == 1
+
+
+def _clip_normalised(img):
+    """(1, 3, H, W) uint8 RGB -> CLIP-normalised input, as the data preprocessor."""
+    from mmwsss.models.utils.image_norm import normalize
+    return normalize(img, CLIP_MEAN, CLIP_STD, True)
+
+
+def _official_input(img, size):
+    """generate_cams_voc12.py::_transform_resize on a PIL image: torchvision
+    Resize((h, w), BICUBIC) -> RGB -> ToTensor -> Normalize(CLIP mean/std)."""
+    from PIL import Image
+    from torchvision.transforms import (Compose, InterpolationMode, Normalize, Resize,
+                                        ToTensor)
+    tf = Compose([Resize(size, interpolation=InterpolationMode.BICUBIC),
+                  lambda im: im.convert('RGB'), ToTensor(),
+                  Normalize((0.48145466, 0.4578275, 0.40821073),
+                            (0.26862954, 0.26130258, 0.27577711))])
+    return tf(Image.fromarray(img[0].permute(1, 2, 0).numpy()))[None]
+
+
+def _smooth_image(size, seed=6):
+    """A uint8 image with structure at several frequencies (random noise would
+    be averaged away by any kernel)."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.nn.functional.interpolate(torch.rand(1, 3, 5, 7, generator=g) * 255,
+                                          size=size, mode='bilinear', align_corners=False)
+    noise = torch.rand(1, 3, *size, generator=g) * 60 - 30
+    return (low + noise).round().clamp(0, 255).to(torch.uint8)
+
+
+@pytest.mark.parametrize('scale', [1.0, 0.75])
+def test_input_path_is_the_official_pil_bicubic(model, scale):
+    from mmwsss.models.foundation.clip_es_ops import clip_es_input_size
+    img = _smooth_image((45, 61))  # needs a resize: 45 x 61 -> 48 x 64
+    x = _clip_normalised(img)
+    size = clip_es_input_size(45, 61, scale, 16)
+    assert size == {1.0: (48, 64), 0.75: (48, 48)}[scale]
+    official = _official_input(img, size)
+    ours = model.resize_input(x, scale)
+    assert ours.shape == official.shape
+    assert torch.allclose(ours, official, atol=1e-5)
+    # torch's bicubic on the normalised tensor is another kernel
+    torch_path = build(input_resize='torch_bicubic').resize_input(x, scale)
+    assert (torch_path - official).abs().max() > 0.05
+    # and the CAMs follow the input (Grad-CAM: no uint8 box threshold to flip)
+    grad = build(cam_type='gradcam')
+    cams = grad.single_scale_cams(grad.resize_input(x, scale), [0, 1], (45, 61))
+    assert torch.allclose(cams, grad.single_scale_cams(official, [0, 1], (45, 61)),
+                          atol=1e-4)
+    # no resize needed: the input passes through untouched
+    same = x[..., :32, :48]
+    assert model.resize_input(same, 1.0) is same
+    with pytest.raises(ValueError, match='input_resize'):
+        build(input_resize='bilinear')
+
+
+def test_pos_embed_fp16_option():
+    from mmwsss.models.foundation import OpenCLIP
+    torch.manual_seed(0)
+    plain = OpenCLIP(arch=TINY_CLIP_CFG)
+    rounded = OpenCLIP(arch=TINY_CLIP_CFG, pos_embed_fp16=True)
+    rounded.load_state_dict(plain.state_dict())
+    pos = plain.clip.visual.positional_embedding
+    # off by default: the float32 embedding itself at the training grid
+    assert plain.pos_embed((4, 4)) is pos
+    for grid in ((4, 4), (3, 5)):
+        exp = plain.pos_embed(grid).half().float()
+        got = rounded.pos_embed(grid)
+        assert got.dtype == torch.float32 and torch.equal(got, exp)
+        assert not torch.equal(got, plain.pos_embed(grid))  # it does round
