@@ -337,3 +337,13 @@ def test_converter_outputs_get_the_umask_mode(tmp_path):
     for sub in ('SegmentationClass', 'JPEGImages', 'ImageSets/Segmentation'):
         for name in os.listdir(tmp_path / 'out' / sub):
             assert os.stat(tmp_path / 'out' / sub / name).st_mode & 0o777 == 0o640, name
+
+
+def test_cli_reports_bad_json_without_traceback(tmp_path, capsys):
+    data, img_dir = _coco_mini_subset(str(tmp_path))
+    data['annotations'][0]['category_id'] = 999
+    ann = _write(str(tmp_path), data)
+    cli = load_tool('tools/dataset_converters/coco.py')
+    assert cli.main([ann, img_dir, str(tmp_path / 'out')]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and 'category_id 999' in err

@@ -41,9 +41,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    summary = convert_coco(args.ann_json, args.img_dir, args.out_dir,
-                           label_space=args.label_space, split=args.split, link=args.link,
-                           keep_unlabelled=args.keep_unlabelled)
+    try:
+        summary = convert_coco(args.ann_json, args.img_dir, args.out_dir,
+                               label_space=args.label_space, split=args.split, link=args.link,
+                               keep_unlabelled=args.keep_unlabelled)
+    except (ValueError, OSError) as e:
+        # bad input: the message names the file and the image / annotation id already
+        print(f'error: {e}', file=sys.stderr)
+        return 1
     print(f"done: {summary['num_images']} images in split {summary['split']!r}, "
           f"{summary['num_unlabelled']} left out (no {args.label_space} class)")
     return 0
