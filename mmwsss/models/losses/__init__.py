@@ -11,3 +11,8 @@ __all__ += ['bg_fg_seg_loss', 'ctc_loss_neg', 'label_to_aff_mask', 'masked_ptc_l
 from .terms import ClsTerm, CTCTerm, EnergyTerm, LossTerm, PTCTerm, SegTerm  # noqa: E402
 
 __all__ += ['LossTerm', 'ClsTerm', 'SegTerm', 'PTCTerm', 'CTCTerm', 'EnergyTerm']
+from .dense_energy_loss import (DenseEnergyLoss, dense_energy, dense_energy_loss,  # noqa: E402
+                                bilateral_filter, energy_loss_inputs)
+
+__all__ += ['DenseEnergyLoss', 'dense_energy', 'dense_energy_loss', 'bilateral_filter',
+            'energy_loss_inputs']
