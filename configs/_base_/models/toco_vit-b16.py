@@ -5,19 +5,19 @@
 # the term onsets (VOC: seg + reg after iteration 2000).
 num_fg_classes = 20
 embed_dim = 768
-crop_size = (448, 448)
+toco_crop_size = (448, 448)
 local_crop_size = 96
 bkg_thr, high_thr, low_thr = 0.5, 0.7, 0.25  # ToCo's bkg_thre, high_thre, low_thre
 seg_start = 2000  # `if n_iter <= 2000: w_seg = w_reg = 0`
 cam_ms = dict(preset='toco')  # multi_scale_cam2, scales (1.0, 0.5, 1.5)
-pretrained = None  # a converted timm checkpoint (tools/model_converters/vit_timm.py)
+pretrained = 'checkpoints/vit-b16_in21k_mmwsss.pth'  # tools/model_converters/vit_timm.py
 
 model = dict(
     type='SingleStageWSSS',
     data_preprocessor=dict(
         type='WSSSDataPreProcessor',
         mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
-        size=crop_size, pad_val=0, seg_pad_val=255, raw_pad_val=0,
+        size=toco_crop_size, pad_val=0, seg_pad_val=255, raw_pad_val=0,
         num_classes=num_fg_classes,
         # global_view1 on the main image (ToCo applies it to the padded crop)
         main_view=dict(type='PhotometricView', flip_prob=0.5, blur_prob=1.0, solarize_prob=0.0),
@@ -37,14 +37,16 @@ model = dict(
         out_blocks=(-1, ), out_norm=True,
         extra_tokens=dict(aux=dict(block=-3, norm=False)),
         with_cls_token=True,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained) if pretrained else None),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     cam_heads=dict(
         main=dict(type='CAMHead', in_channels=embed_dim, in_index=0,
                   num_classes=num_fg_classes, pool='gmp'),
         aux=dict(type='CAMHead', in_channels=embed_dim, num_classes=num_fg_classes,
                  pool='gmp', source='aux')),
     decode_head=dict(type='LargeFOVHead', in_channels=embed_dim, in_index=0, channels=512,
-                     dilation=5, num_classes=num_fg_classes + 1, align_corners=False),
+                     dilation=5, num_classes=num_fg_classes + 1, align_corners=False,
+                     # unused by ToCo's SegTerm (loss='bg_fg'); used with loss='head'
+                     loss_decode=dict(type='mmseg.CrossEntropyLoss', loss_weight=1.0)),
     label_sources=dict(
         # PTC: multi-scale aux CAM on the token grid, fg > 0.7, ignore (0.25, 0.7], bg <= 0.25
         aff=dict(type='CAMLabelSource', cam='aux', multi_scale=cam_ms, size='cam',

@@ -1,8 +1,8 @@
 from .formatting import PackWSSSInputs
 from .loading import LoadWSSSAnnotations, LoadWSSSImageFromFile
-from .processing import RandomResizeLong
+from .processing import RandomRescale, RandomResizeLong
 
-__all__ = ['PackWSSSInputs', 'LoadWSSSAnnotations', 'LoadWSSSImageFromFile', 'RandomResizeLong']
+__all__ = ['PackWSSSInputs', 'LoadWSSSAnnotations', 'LoadWSSSImageFromFile', 'RandomResizeLong', 'RandomRescale']
 from . import affinity_labels  # noqa: E402,F401
 from .views import PackWSSSViews, RandomResizedCropView, ViewData  # noqa: E402
 __all__ += ['PackWSSSViews', 'RandomResizedCropView', 'ViewData']

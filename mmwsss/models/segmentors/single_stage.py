@@ -15,14 +15,14 @@ One training step of :class:`SingleStageWSSS`:
 Nothing method-specific lives here: a method is branches + label sources +
 loss terms in a config (ToCo: configs/toco/).
 """
-from typing import Dict, List, Optional, Sequence, Union
+import contextlib
+from typing import Callable, ContextManager, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
 from mmengine.logging import MessageHub
 from mmengine.structures import PixelData
-from mmengine.utils import is_list_of
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor, nn
@@ -123,6 +123,13 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         self.align_corners = getattr(head, 'align_corners', False)
         self.num_classes = getattr(head, 'num_classes', None)
         self.out_channels = getattr(head, 'out_channels', None)
+        # Optional ``fn(stage name) -> context manager`` around every stage of a
+        # training step (branch forwards, multi-scale CAMs, each label source and
+        # term): tools/analysis_tools/benchmark_single_stage.py times them with it.
+        self.stage_hook: Optional[Callable[[str], ContextManager]] = None
+
+    def _stage(self, name: str) -> ContextManager:
+        return self.stage_hook(name) if self.stage_hook is not None else contextlib.nullcontext()
 
     # ------------------------------------------------------------ helpers
     @property
@@ -194,7 +201,8 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         ctx.extras['branch_modules'] = dict(self.branches.items())
         ctx.extras['branch_cam_fn'] = self.branch_cam_fn
         for name, branch in self.branches.items():
-            out = branch(inputs)
+            with self._stage(f'branch.{name}'):
+                out = branch(inputs)
             ctx.branches[name] = out
             ctx.cams.update(out.cams)
             ctx.logits.update(out.logits)
@@ -208,12 +216,15 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
              wsss: Optional[WSSSBatch] = None) -> dict:
         ctx = self.build_context(inputs, data_samples, wsss)
         parts = list(self.label_sources.values()) + list(self.loss_terms)
-        precompute_multi_scale(ctx, requests_of(parts), self.branch_cam_fn)
+        with self._stage('multi_scale_cams'):
+            precompute_multi_scale(ctx, requests_of(parts), self.branch_cam_fn)
         for name, source in self.label_sources.items():
-            ctx.pseudo[name] = source(ctx)
+            with self._stage(f'label.{name}'):
+                ctx.pseudo[name] = source(ctx)
         losses: Dict[str, Tensor] = {}
         for term in self.loss_terms:
-            out = _add_prefix(term(ctx), term.name)
+            with self._stage(f'term.{term.name}'):
+                out = _add_prefix(term(ctx), term.name)
             clash = sorted(set(out) & set(losses))
             if clash:
                 raise KeyError(f"loss term '{term.name}' produces keys already set: {clash}")
