@@ -40,8 +40,8 @@ def use_atomic_checkpoints(cfg: Any) -> bool:
     Returns whether the hook was replaced.
     """
     hook = (cfg.get('default_hooks') or {}).get('checkpoint')
-    if isinstance(hook, dict) and hook.get('type') in ('CheckpointHook',
-                                                        'mmengine.CheckpointHook'):
+    if isinstance(hook, dict) and hook.get('type') in (
+            'CheckpointHook', 'mmengine.CheckpointHook'):
         hook['type'] = 'mmwsss.AtomicCheckpointHook'
         return True
     return False
