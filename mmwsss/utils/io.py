@@ -186,6 +186,10 @@ def atomic_save_npz(path: str, **arrays: np.ndarray) -> None:
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
+class _PickledArray(ValueError):
+    """An array of an ``.npz`` that would need pickle (already names file and key)."""
+
+
 def load_npz(path: str, what: str = 'file') -> Dict[str, np.ndarray]:
     """All arrays of an ``.npz`` with ``allow_pickle=False``, errors naming the file.
 
@@ -194,19 +198,21 @@ def load_npz(path: str, what: str = 'file') -> Dict[str, np.ndarray]:
     """
     try:
         with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, 'files'):  # a bare .npy array, not an archive
+                raise ValueError('it holds a single array, not an .npz archive')
             out = {}
             for key in data.files:
                 try:
                     out[key] = data[key]
                 except ValueError as e:  # an object array: it would need pickle
-                    raise ValueError(f'{what} {path}: array {key!r} needs pickle to be '
-                                     f'read ({e}); refusing it') from None
+                    raise _PickledArray(f'{what} {path}: array {key!r} needs pickle to be '
+                                        f'read ({e}); refusing it') from None
             return out
     except FileNotFoundError:
         raise FileNotFoundError(f'{what} not found: {path}') from None
-    except ValueError:
+    except _PickledArray:
         raise
-    except Exception as e:  # zipfile.BadZipFile, OSError, EOFError ...
+    except Exception as e:  # zipfile.BadZipFile, a pickle file, EOFError ...
         raise ValueError(f'{what} {path} is not a valid .npz file (truncated or '
                          f'corrupt?): {type(e).__name__}: {e}') from None
 
