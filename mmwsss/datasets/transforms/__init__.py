@@ -3,6 +3,5 @@ from .loading import LoadWSSSAnnotations, LoadWSSSImageFromFile
 from .processing import RandomRescale, RandomResizeLong
 
 __all__ = ['PackWSSSInputs', 'LoadWSSSAnnotations', 'LoadWSSSImageFromFile', 'RandomResizeLong', 'RandomRescale']
-from . import affinity_labels  # noqa: E402,F401
 from .views import PackWSSSViews, RandomResizedCropView, ViewData  # noqa: E402
 __all__ += ['PackWSSSViews', 'RandomResizedCropView', 'ViewData']

@@ -35,6 +35,7 @@ from torch import Tensor
 
 from mmwsss.registry import MODELS
 from mmwsss.structures.backbone_output import BackboneOutput
+from ..utils.freeze import freeze
 
 # ToCo's auxiliary tokens: the output of block -3, before the final norm.
 TOCO_EXTRA_TOKENS = MappingProxyType({'aux': MappingProxyType({'block': -3, 'norm': False})})
@@ -353,8 +354,7 @@ class TokenViT(BaseModule):
 
         self.frozen = bool(frozen)
         if self.frozen:
-            self.vit.requires_grad_(False)
-            self.vit.eval()
+            freeze(self.vit)
 
     # ------------------------------------------------------------------ info
     @staticmethod

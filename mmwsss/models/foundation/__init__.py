@@ -8,7 +8,6 @@ from .class_names import (CLIP_ES_TEMPLATES, COCO_CLIP_ES_BG_NAMES, COCO_CLIP_ES
                           VOC_CLIP_ES_BG_NAMES, VOC_CLIP_ES_NAMES)
 from .clip_checkpoint import (load_clip_state_dict, load_state_dict_checked,
                               save_openai_torchscript)
-from .confidence_ignore import ConfidenceIgnore
 from .mask_cache import MaskCache, image_key
 from .open_clip_model import CLIP_MEAN, CLIP_STD, TINY_CLIP_CFG, OpenCLIP
 from .sam import SAM_ARCHS, FixedResizeLongestSide, SegmentAnything, build_sam
@@ -16,7 +15,7 @@ from .sam import SAM_ARCHS, FixedResizeLongestSide, SegmentAnything, build_sam
 __all__ = [
     'CLIP_ES_TEMPLATES', 'COCO_CLIP_ES_BG_NAMES', 'COCO_CLIP_ES_NAMES',
     'VOC_CLIP_ES_BG_NAMES', 'VOC_CLIP_ES_NAMES', 'load_clip_state_dict',
-    'load_state_dict_checked', 'save_openai_torchscript', 'ConfidenceIgnore',
+    'load_state_dict_checked', 'save_openai_torchscript',
     'MaskCache', 'image_key',
     'CLIP_MEAN', 'CLIP_STD', 'TINY_CLIP_CFG', 'OpenCLIP', 'SAM_ARCHS',
     'FixedResizeLongestSide', 'SegmentAnything', 'build_sam'

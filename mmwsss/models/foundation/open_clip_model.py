@@ -19,6 +19,7 @@ from torch import Tensor
 from mmwsss.registry import MODELS
 from .clip_checkpoint import (is_torchscript_archive, load_clip_state_dict,
                               load_state_dict_checked)
+from ..utils.freeze import freeze
 
 # OpenAI CLIP normalisation, in 0-255 units for mmseg's SegDataPreProcessor.
 CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
@@ -100,8 +101,7 @@ class OpenCLIP(BaseModule):
                       logger='current')
         self.frozen = frozen
         if frozen:
-            self.clip.requires_grad_(False)
-            self.clip.eval()
+            freeze(self.clip)
 
     def train(self, mode: bool = True) -> 'OpenCLIP':
         super().train(mode)

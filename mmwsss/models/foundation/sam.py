@@ -16,6 +16,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmwsss.registry import MODELS
+from ..utils.freeze import freeze
 from .clip_checkpoint import load_state_dict_checked
 
 try:
@@ -204,7 +205,7 @@ class SegmentAnything(BaseModule):
             if isinstance(state, dict) and isinstance(state.get('model'), dict):
                 state = state['model']
             load_state_dict_checked(self.sam, state, checkpoint)
-        self.sam.requires_grad_(False)
+        freeze(self.sam, eval_mode=False)  # eval mode is set where the model is placed
         if device is None:
             device = 'cuda' if torch.cuda.is_available() else 'cpu'
         self.sam.to(device)

@@ -2,7 +2,7 @@
 (``step/train_irn.py`` + ``net/resnet50_irn.py: AffinityDisplacementLoss``).
 
 Pair tensors share one layout: (B, K, ...) with one channel per offset; the
-label masks come from :func:`mmwsss.datasets.transforms.affinity_labels.pair_labels`.
+label masks come from :func:`mmwsss.models.utils.affinity_labels.pair_labels`.
 """
 from typing import Dict, Sequence, Tuple
 

@@ -12,3 +12,6 @@ from .crf import CRF_PRESETS, DenseCRF, dense_crf  # noqa: E402
 from .par import PAR, PARRefiner, refine_cams_with_bg  # noqa: E402
 
 __all__ += ['CRF_PRESETS', 'DenseCRF', 'dense_crf', 'PAR', 'PARRefiner', 'refine_cams_with_bg']
+from .confidence_ignore import ConfidenceIgnore  # noqa: E402
+
+__all__ += ['ConfidenceIgnore']

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmwsss.datasets.transforms.affinity_labels import combine_psa_labels
+from mmwsss.models.utils.affinity_labels import combine_psa_labels
 from mmwsss.registry import MODELS
 from ..utils.cam import add_background, scores_to_label
 from .base import BaseRefiner, RefineState

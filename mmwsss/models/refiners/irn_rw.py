@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmwsss.datasets.transforms.affinity_labels import combine_ir_labels
+from mmwsss.models.utils.affinity_labels import combine_ir_labels
 from mmwsss.registry import MODELS
 from ..utils.cam import add_background, scores_to_label
 from .affinity_rw import _masked_cams, active_fg

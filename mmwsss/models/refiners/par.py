@@ -308,37 +308,6 @@ def refine_cams_with_bg(par: PAR,
     return label
 
 
-def refine_cams_with_bg_loop(par: PAR, img: Tensor, cams: Tensor, img_labels: Tensor,
-                             bg_high: float = 0.7, bg_low: float = 0.25,
-                             down_scale: int = 2, valid_mask: Optional[Tensor] = None,
-                             ignore_index: int = IGNORE_INDEX) -> Tensor:
-    """Per-image reference of :func:`refine_cams_with_bg` (official loop, for tests)."""
-    b, _, h, w = img.shape
-    size = (h // down_scale, w // down_scale)
-    img_s = F.interpolate(img.float(), size=size, mode='bilinear', align_corners=False)
-    full = torch.cat([torch.ones_like(img_labels[:, :1]), img_labels], 1)
-    out = []
-    for i in range(b):
-        keys = full[i].nonzero().flatten()
-        per_pass = []
-        for bg in (bg_high, bg_low):
-            logits = torch.cat([torch.full_like(cams[i:i + 1, :1], bg), cams[i:i + 1]], 1)
-            logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=False)
-            probs = logits[:, keys].softmax(1)
-            ref = F.interpolate(par(img_s[i:i + 1], probs), size=(h, w), mode='bilinear',
-                                align_corners=False)
-            per_pass.append(keys[ref.argmax(1)][0])
-        label_h, label_l = per_pass
-        label = label_h.clone()
-        label[label_h == 0] = ignore_index
-        label[(label_h + label_l) == 0] = 0
-        out.append(label)
-    label = torch.stack(out)
-    if valid_mask is not None:
-        label[~valid_mask.bool()] = ignore_index
-    return label
-
-
 _IMG_NORMS = ('unit', 'imagenet', 'raw')
 _IMAGENET_MEAN = (123.675, 116.28, 103.53)
 _IMAGENET_STD = (58.395, 57.12, 57.375)

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..utils.freeze import freeze
+
 Offset = Tuple[int, int]
 RW_MODES = ('sparse', 'local', 'dense')
 
@@ -358,9 +360,7 @@ def build_frozen_model(model: Union[dict, torch.nn.Module, None]) -> Optional[to
         if checkpoint is not None:
             load_checkpoint(net, checkpoint, map_location='cpu')
     if net is not None:
-        net.eval()
-        for p in net.parameters():
-            p.requires_grad_(False)
+        freeze(net)
     return net
 
 

@@ -15,7 +15,7 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from mmwsss.datasets.transforms.affinity_labels import (crop_pairs, pair_labels,
+from mmwsss.models.utils.affinity_labels import (crop_pairs, pair_labels,
                                                         psa_downsample_label)
 from mmwsss.registry import MODELS
 from ..refiners.random_walk import feature_affinity, pair_offsets

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from mmwsss.registry import MODELS
 from mmwsss.structures import WSSSDataSample
-from ..heads.cam_head import stack_img_labels
+from mmwsss.structures.img_labels import stack_img_labels
 from ..utils.cam import cam_to_label, normalize_cams
 from ..utils.cam_inference import CAM_PRESETS, multi_scale_cams
 from ..utils.image_norm import preprocessor_stats
@@ -35,7 +35,7 @@ class CAMPredictMixin:
 
     def cam_fn(self, inputs: Tensor) -> Tensor:
         """Raw CAMs (N, C, h, w) of normalised images (N, 3, H, W)."""
-        return self.cam_head.forward_cam(self.extract_feat(inputs))
+        return self.cam_head(self.extract_feat(inputs))[1]
 
     @torch.no_grad()
     def predict_cams(self, inputs: Tensor, data_samples: OptSampleList = None) -> List[Tensor]:
@@ -146,7 +146,7 @@ class CAMClassifier(CAMPredictMixin, EncoderDecoder):
 
     def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Tensor:
         """Image logits (B, C): the 'tensor' mode (flops counting, export)."""
-        return self.decode_head.forward(self.extract_feat(inputs))
+        return self.decode_head(self.extract_feat(inputs))[0]
 
     def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
         return self.predict_cam_samples(inputs, data_samples)

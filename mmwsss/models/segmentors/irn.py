@@ -14,9 +14,10 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from mmwsss.datasets.transforms.affinity_labels import (crop_pairs, nearest_downsample_label,
+from mmwsss.models.utils.affinity_labels import (crop_pairs, nearest_downsample_label,
                                                         pair_labels)
 from mmwsss.registry import MODELS
+from ..utils.freeze import freeze
 from ..refiners.random_walk import boundary_affinity, pair_offsets
 from .affinity_net import stack_seg_labels
 
@@ -79,8 +80,7 @@ class IRN(BaseSegmentor):
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
         if freeze_backbone:
-            for p in self.backbone.parameters():
-                p.requires_grad_(False)
+            freeze(self.backbone, eval_mode=False)
 
     def train(self, mode: bool = True) -> 'IRN':
         super().train(mode)

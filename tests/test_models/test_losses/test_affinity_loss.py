@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from mmwsss.datasets.transforms.affinity_labels import (combine_ir_labels, combine_psa_labels,
+from mmwsss.models.utils.affinity_labels import (combine_ir_labels, combine_psa_labels,
                                                         crop_pairs, nearest_downsample_label,
                                                         pair_labels, psa_downsample_label)
 from mmwsss.models.losses.affinity_loss import (AffinityDisplacementLoss, AffinityLoss,

@@ -1,13 +1,48 @@
 """PAR (pixel-adaptive refinement) and ToCo's refine_cams_with_bkg_v2."""
 import math
+from typing import Optional
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import Tensor
 
 from mmwsss.models.refiners import PAR, PARRefiner, refine_cams_with_bg
-from mmwsss.models.refiners.par import (dilated_neighbours, par_image, par_offsets,
-                                        refine_cams_with_bg_loop)
+from mmwsss.models.refiners.par import dilated_neighbours, par_image, par_offsets
+from mmwsss.models.utils.cam import IGNORE_INDEX
 from mmwsss.registry import MODELS
+
+
+def refine_cams_with_bg_loop(par: PAR, img: Tensor, cams: Tensor, img_labels: Tensor,
+                             bg_high: float = 0.7, bg_low: float = 0.25,
+                             down_scale: int = 2, valid_mask: Optional[Tensor] = None,
+                             ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Per-image reference of :func:`refine_cams_with_bg`: ToCo's loop over images,
+    keeping only the present channels (the batched version masks absent ones)."""
+    b, _, h, w = img.shape
+    size = (h // down_scale, w // down_scale)
+    img_s = F.interpolate(img.float(), size=size, mode='bilinear', align_corners=False)
+    full = torch.cat([torch.ones_like(img_labels[:, :1]), img_labels], 1)
+    out = []
+    for i in range(b):
+        keys = full[i].nonzero().flatten()
+        per_pass = []
+        for bg in (bg_high, bg_low):
+            logits = torch.cat([torch.full_like(cams[i:i + 1, :1], bg), cams[i:i + 1]], 1)
+            logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=False)
+            probs = logits[:, keys].softmax(1)
+            ref = F.interpolate(par(img_s[i:i + 1], probs), size=(h, w), mode='bilinear',
+                                align_corners=False)
+            per_pass.append(keys[ref.argmax(1)][0])
+        label_h, label_l = per_pass
+        label = label_h.clone()
+        label[label_h == 0] = ignore_index
+        label[(label_h + label_l) == 0] = 0
+        out.append(label)
+    label = torch.stack(out)
+    if valid_mask is not None:
+        label[~valid_mask.bool()] = ignore_index
+    return label
 
 
 def conv_neighbours(x, dilations):

@@ -4,7 +4,7 @@ below 0.95 become 255, so the segmentation loss skips them (the paper's CGL)."""
 from typing import Optional
 
 from mmwsss.registry import MODELS
-from ..refiners.base import BaseRefiner, RefineState
+from .base import BaseRefiner, RefineState
 from ..utils.cam import IGNORE_INDEX, scores_to_label
 
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mmwsss.models.foundation import ConfidenceIgnore
+from mmwsss.models.refiners import ConfidenceIgnore
 
 
 def test_confidence_ignore():
