@@ -13,9 +13,8 @@ MMSEG_MIN, MMSEG_MAX = '1.0.0', '2.0.0'
 def _check(name: str, version: str, low: str, high: str) -> None:
     """Exclusive upper bound, inclusive lower bound (OpenMMLab convention)."""
     if not digit_version(low) <= digit_version(version) < digit_version(high):
-        raise AssertionError(
-            f'{name}=={version} is used but incompatible with mmwsss. '
-            f'Please install {name}>={low}, <{high}.')
+        raise AssertionError(f'{name}=={version} is used but incompatible with mmwsss. '
+                             f'Please install {name}>={low}, <{high}.')
 
 
 _check('mmcv', mmcv.__version__, MMCV_MIN, MMCV_MAX)

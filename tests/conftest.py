@@ -10,9 +10,9 @@ def _link_coco_mini() -> None:
     target = osp.join(REPO, 'data', 'coco-mini')
     if osp.exists(target):
         return
-    for cand in (os.environ.get('MMWSSS_COCO_MINI', ''),
-                 osp.join(REPO, '..', 'shared', 'data', 'coco-mini'),
-                 '/work/shared/data/coco-mini'):
+    for cand in (os.environ.get('MMWSSS_COCO_MINI',
+                                ''), osp.join(REPO, '..', 'shared', 'data',
+                                              'coco-mini'), '/work/shared/data/coco-mini'):
         if cand and osp.isdir(cand):
             os.makedirs(osp.dirname(target), exist_ok=True)
             try:

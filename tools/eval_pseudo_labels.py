@@ -59,20 +59,25 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('gt_dir', help='folder of ground-truth label PNGs (<stem>.png)')
     names = parser.add_mutually_exclusive_group()
     names.add_argument('--classes', help='comma-separated class names')
-    names.add_argument('--classes-from', metavar='META_JSON',
-                       help="JSON list of class names or a dict with a 'classes' key")
-    parser.add_argument('--num-classes', type=int,
-                        help='number of classes K, background included')
-    parser.add_argument('--split', help='text file of the images to evaluate (first '
-                        'token of each line: a path relative to the folders, extension '
-                        'optional); default: every GT file')
+    names.add_argument(
+        '--classes-from',
+        metavar='META_JSON',
+        help="JSON list of class names or a dict with a 'classes' key")
+    parser.add_argument('--num-classes', type=int, help='number of classes K, background included')
+    parser.add_argument(
+        '--split',
+        help='text file of the images to evaluate (first '
+        'token of each line: a path relative to the folders, extension '
+        'optional); default: every GT file')
     parser.add_argument('--json', metavar='OUT_JSON', help='write the results here')
     parser.add_argument('--ignore-index', type=int, default=IGNORE_INDEX)
     parser.add_argument('--pred-suffix', default='.png')
     parser.add_argument('--gt-suffix', default='.png')
-    parser.add_argument('--allow-missing', action='store_true',
-                        help='skip GT images without a prediction (reported) instead of '
-                        'failing')
+    parser.add_argument(
+        '--allow-missing',
+        action='store_true',
+        help='skip GT images without a prediction (reported) instead of '
+        'failing')
     return parser.parse_args(argv)
 
 
@@ -249,14 +254,24 @@ def evaluate(pred_dir: str,
 
     scores = segmentation_scores(conf)
     return dict(
-        pred_dir=osp.abspath(pred_dir), gt_dir=osp.abspath(gt_dir),
-        num_images=len(stems), num_missing=len(missing), missing=missing,
-        num_classes=num_classes, classes=list(class_names), ignore_index=ignore_index,
-        **{key: to_json_float(100 * scores[key], 4) for key in SCORE_KEYS},
+        pred_dir=osp.abspath(pred_dir),
+        gt_dir=osp.abspath(gt_dir),
+        num_images=len(stems),
+        num_missing=len(missing),
+        missing=missing,
+        num_classes=num_classes,
+        classes=list(class_names),
+        ignore_index=ignore_index,
+        **{key: to_json_float(100 * scores[key], 4)
+           for key in SCORE_KEYS},
         ignore_ratio=to_json_float(100 * n_ignore / max(n_pixels, 1), 4),
-        per_class={name: {key: to_json_float(100 * scores[key][i], 4)
-                          for key in ('IoU', 'Precision', 'Recall')}
-                   for i, name in enumerate(class_names)},
+        per_class={
+            name: {
+                key: to_json_float(100 * scores[key][i], 4)
+                for key in ('IoU', 'Precision', 'Recall')
+            }
+            for i, name in enumerate(class_names)
+        },
         confusion_matrix=conf.tolist(),
         _scores=scores)
 
@@ -290,8 +305,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             names = load_class_names(args.classes_from)
         split = read_split(args.split) if args.split else None
         report = evaluate(args.pred_dir, args.gt_dir, args.num_classes, names, split,
-                          args.ignore_index, args.allow_missing, args.pred_suffix,
-                          args.gt_suffix)
+                          args.ignore_index, args.allow_missing, args.pred_suffix, args.gt_suffix)
     except (EvalError, OSError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

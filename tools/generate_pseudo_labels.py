@@ -48,29 +48,32 @@ from mmwsss.structures import stack_img_labels
 from mmwsss.utils.checkpoint_compat import load_checkpoint_strict
 from mmwsss.utils.config_utils import load_config
 from mmwsss.utils.dist_compat import setup_cpu_distributed
-from mmwsss.utils.io import (atomic_save_npz, atomic_write_png, output_key,
-                             remove_stale_temp_files)
+from mmwsss.utils.io import atomic_save_npz, atomic_write_png, output_key, remove_stale_temp_files
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Generate pseudo labels')
     parser.add_argument('config')
-    parser.add_argument('checkpoint', nargs='?', default=None,
-                        help='model checkpoint (omit for training-free models)')
+    parser.add_argument(
+        'checkpoint',
+        nargs='?',
+        default=None,
+        help='model checkpoint (omit for training-free models)')
     parser.add_argument('--out-dir', required=True, help='where PNGs are written')
-    parser.add_argument('--save-cams', action='store_true',
-                        help='also save the (refined) CAM scores as npz')
-    parser.add_argument('--no-refine', action='store_true',
-                        help='ignore cfg.pseudo_label_cfg.refiners (raw CAM labels)')
-    parser.add_argument('--bg-thr', type=float, default=None,
-                        help='override the background threshold')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='regenerate labels that already exist')
+    parser.add_argument(
+        '--save-cams', action='store_true', help='also save the (refined) CAM scores as npz')
+    parser.add_argument(
+        '--no-refine',
+        action='store_true',
+        help='ignore cfg.pseudo_label_cfg.refiners (raw CAM labels)')
+    parser.add_argument(
+        '--bg-thr', type=float, default=None, help='override the background threshold')
+    parser.add_argument(
+        '--overwrite', action='store_true', help='regenerate labels that already exist')
     parser.add_argument('--device', default=None, help='cpu / cuda (default: auto)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--data-root', help='dataset root used by every dataloader of the config')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -82,7 +85,8 @@ def build_refine_chain(cfg: Config, args) -> RefineChain:
     pl_cfg = dict(cfg.get('pseudo_label_cfg', None) or {})
     refiners = [] if args.no_refine else list(pl_cfg.get('refiners', []))
     bg_thr = args.bg_thr if args.bg_thr is not None else pl_cfg.get(
-        'bg_thr', cfg.model.get('test_cfg', {}).get('bg_thr', 0.15))
+        'bg_thr',
+        cfg.model.get('test_cfg', {}).get('bg_thr', 0.15))
     return RefineChain(refiners=refiners, bg_thr=bg_thr)
 
 
@@ -151,25 +155,34 @@ def main(argv=None) -> dict:
         # no writer is running yet: every temporary file here is a killed run's leftover
         stale = remove_stale_temp_files(args.out_dir)
         if stale:
-            print(f'[pseudo labels] removed {len(stale)} temporary file(s) of an '
-                  f'interrupted run from {args.out_dir}', flush=True)
+            print(
+                f'[pseudo labels] removed {len(stale)} temporary file(s) of an '
+                f'interrupted run from {args.out_dir}',
+                flush=True)
     if world_size > 1:
         barrier()  # nobody writes before rank 0 has cleaned up
-    todo = [idx for idx, key in enumerate(keys)
-            if args.overwrite or not _is_done(args.out_dir, key, args.save_cams)]
+    todo = [
+        idx for idx, key in enumerate(keys)
+        if args.overwrite or not _is_done(args.out_dir, key, args.save_cams)
+    ]
     n_done = len(dataset) - len(todo)
     if rank == 0:
-        print(f'[pseudo labels] {len(dataset)} images, {n_done} already written, '
-              f'{len(todo)} to do -> {args.out_dir}', flush=True)
+        print(
+            f'[pseudo labels] {len(dataset)} images, {n_done} already written, '
+            f'{len(todo)} to do -> {args.out_dir}',
+            flush=True)
     subset = dataset.get_subset(todo) if todo else None
     key_of = {dataset.get_data_info(idx)['img_path']: keys[idx] for idx in todo}
 
     written = 0
     if subset is not None:
         sampler = DefaultSampler(subset, shuffle=False, round_up=False)
-        loader = DataLoader(subset, batch_size=loader_cfg.get('batch_size', 1),
-                            sampler=sampler, num_workers=loader_cfg.get('num_workers', 0),
-                            collate_fn=pseudo_collate)
+        loader = DataLoader(
+            subset,
+            batch_size=loader_cfg.get('batch_size', 1),
+            sampler=sampler,
+            num_workers=loader_cfg.get('num_workers', 0),
+            collate_fn=pseudo_collate)
         progress = mmcv_progress(len(sampler), rank)
         with torch.no_grad():
             for data in loader:
@@ -189,21 +202,22 @@ def mmcv_progress(n: int, rank: int):
     from mmengine.utils import ProgressBar
 
     class _Silent:
+
         def update(self):
             pass
+
     return ProgressBar(n) if rank == 0 else _Silent()
 
 
-def write_one(sample, model, chain: RefineChain, args, device,
-              key: Optional[str] = None) -> int:
+def write_one(sample, model, chain: RefineChain, args, device, key: Optional[str] = None) -> int:
     if 'cams' not in sample:
         raise KeyError(f'{type(model).__name__}.predict returned no "cams" for '
                        f'{sample.img_path}: use a CAM model (or predict_source="cam")')
     cams = sample.cams.data.float()[None].to(device)
     num_classes = cams.shape[1]
     labels = stack_img_labels([sample], num_classes, device)
-    where = f'image {sample.img_path}' + (
-        f' (checkpoint {args.checkpoint})' if args.checkpoint else ' (no checkpoint)')
+    where = f'image {sample.img_path}' + (f' (checkpoint {args.checkpoint})'
+                                          if args.checkpoint else ' (no checkpoint)')
     check_cams(cams, labels, where=where)
     img = load_rgb(sample.img_path, cams.shape[-2:]).to(device)
     state = chain(dict(img=img, cams=cams, img_labels=labels, meta=[sample.metainfo]))
@@ -217,8 +231,8 @@ def write_one(sample, model, chain: RefineChain, args, device,
     if args.save_cams:
         keep = labels[0].nonzero().flatten()
         out_cams = state.get('cams', cams)[0, keep].cpu().numpy().astype(np.float16)
-        atomic_save_npz(osp.join(args.out_dir, 'cams', key + '.npz'),
-                        keys=keep.cpu().numpy(), cams=out_cams)
+        atomic_save_npz(
+            osp.join(args.out_dir, 'cams', key + '.npz'), keys=keep.cpu().numpy(), cams=out_cams)
     atomic_write_png(osp.join(args.out_dir, key + '.png'), label)
     return 1
 

@@ -31,19 +31,26 @@ from mmwsss.utils.dist_compat import setup_cpu_distributed
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', nargs='?', default=None,
-                        help='checkpoint file (omit for training-free models)')
+    parser.add_argument(
+        'checkpoint',
+        nargs='?',
+        default=None,
+        help='checkpoint file (omit for training-free models)')
     parser.add_argument('--work-dir', help='the directory to save evaluation results')
-    parser.add_argument('--out', type=str,
-                        help='directory where the predictions (label PNGs; CAMs for '
-                        'CAMMetric) are written')
+    parser.add_argument(
+        '--out',
+        type=str,
+        help='directory where the predictions (label PNGs; CAMs for '
+        'CAMMetric) are written')
     parser.add_argument('--show-dir', help='directory to save painted predictions')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value')
+        '--cfg-options', nargs='+', action=DictAction, help='override config settings, key=value')
     parser.add_argument('--data-root', help='dataset root used by every dataloader of the config')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:

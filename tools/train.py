@@ -30,17 +30,28 @@ def parse_args():
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
         help='resume from the given checkpoint, or from the latest one in the '
         'work dir when no path is given')
-    parser.add_argument('--amp', action='store_true', default=False,
-                        help='enable automatic-mixed-precision training')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--amp',
+        action='store_true',
+        default=False,
+        help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override config settings, key=value (e.g. model.backbone.depth=18)')
     parser.add_argument('--data-root', help='dataset root used by every dataloader of the config')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
     # torch.distributed.launch passes --local-rank, torchrun sets LOCAL_RANK
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -68,8 +79,10 @@ def main():
     if args.amp:
         optim_wrapper = cfg.optim_wrapper.type
         if optim_wrapper == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in your config.',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                'AMP training is already enabled in your config.',
+                logger='current',
+                level=logging.WARNING)
         else:
             assert optim_wrapper == 'OptimWrapper', (
                 '`--amp` is only supported when the optimizer wrapper type is '
@@ -87,8 +100,7 @@ def main():
             resume_from, message = resolve_resume(cfg.work_dir, resume)
         except ResumeError as e:
             sys.exit(f'error: {e}')  # exit status 1, message on stderr
-        print_log(message, logger='current', level=logging.INFO if resume_from
-                  else logging.WARNING)
+        print_log(message, logger='current', level=logging.INFO if resume_from else logging.WARNING)
         # an explicit path: mmengine must not look for one itself (it would find None)
         cfg.resume = resume_from is not None
         cfg.load_from = resume_from

@@ -6,8 +6,7 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(
-    type='mmseg.SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+visualizer = dict(type='mmseg.SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None

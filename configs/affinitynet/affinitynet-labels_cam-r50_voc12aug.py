@@ -6,6 +6,9 @@
 #       --out-dir data/VOCdevkit/VOC2012/affinitynet_labels
 _base_ = ['../cam/cam_r50_1xb16-5e_voc12aug-512x512.py']
 pseudo_label_cfg = dict(refiners=[
-    dict(type='PSAAffinityLabel', alpha_la=4, alpha_ha=32,
-         crf=dict(type='DenseCRF', preset='psa', output='scores')),
+    dict(
+        type='PSAAffinityLabel',
+        alpha_la=4,
+        alpha_ha=32,
+        crf=dict(type='DenseCRF', preset='psa', output='scores')),
 ])

@@ -5,10 +5,16 @@ _base_ = ['../cam/cam_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py']
 aff_checkpoint = ('work_dirs/affinitynet_efficientnet-lite0_1xb8-300i_coco-mini-voc-pl-psa-'
                   '320x320/iter_300.pth')
 pseudo_label_cfg = dict(refiners=[
-    dict(type='AffinityRandomWalk',
-         model=dict(config='configs/affinitynet/affinitynet_efficientnet-lite0_1xb8-300i_'
-                    'coco-mini-voc-pl-psa-320x320.py',
-                    checkpoint=aff_checkpoint),
-         beta=8, logt=8, alpha=16, radius=5, mode='local',
-         psa_border_pairs=True),  # PSA's pair set: sources only in the cropped region
+    dict(
+        type='AffinityRandomWalk',
+        model=dict(
+            config='configs/affinitynet/affinitynet_efficientnet-lite0_1xb8-300i_'
+            'coco-mini-voc-pl-psa-320x320.py',
+            checkpoint=aff_checkpoint),
+        beta=8,
+        logt=8,
+        alpha=16,
+        radius=5,
+        mode='local',
+        psa_border_pairs=True),  # PSA's pair set: sources only in the cropped region
 ])

@@ -6,10 +6,16 @@
 _base_ = ['../cam/cam_r50_1xb16-5e_voc12aug-512x512.py']
 aff_checkpoint = 'work_dirs/affinitynet_r50-d8_1xb8-8e_voc12aug-pl-psa-448x448/epoch_8.pth'
 pseudo_label_cfg = dict(refiners=[
-    dict(type='AffinityRandomWalk',
-         model=dict(config='configs/affinitynet/'
-                    'affinitynet_r50-d8_1xb8-8e_voc12aug-pl-psa-448x448.py',
-                    checkpoint=aff_checkpoint),
-         beta=8, logt=8, alpha=16, radius=5, mode='local',
-         psa_border_pairs=True),  # PSA's pair set: sources only in the cropped region
+    dict(
+        type='AffinityRandomWalk',
+        model=dict(
+            config='configs/affinitynet/'
+            'affinitynet_r50-d8_1xb8-8e_voc12aug-pl-psa-448x448.py',
+            checkpoint=aff_checkpoint),
+        beta=8,
+        logt=8,
+        alpha=16,
+        radius=5,
+        mode='local',
+        psa_border_pairs=True),  # PSA's pair set: sources only in the cropped region
 ])

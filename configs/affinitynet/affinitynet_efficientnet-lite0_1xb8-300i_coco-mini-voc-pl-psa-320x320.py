@@ -34,12 +34,10 @@ model = dict(
         arch='lite0',
         out_indices=(3, 5, 8),
         norm_eval=True,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='checkpoints/efficientnet-lite0_imagenet_mmwsss.pth')),
+        init_cfg=dict(
+            type='Pretrained', checkpoint='checkpoints/efficientnet-lite0_imagenet_mmwsss.pth')),
     aff_head=dict(
-        type='AffinityHead',
-        in_channels=(40, 112, 1280),
-        channels=(64, 128, 256),
+        type='AffinityHead', in_channels=(40, 112, 1280), channels=(64, 128, 256),
         out_channels=448),
     loss=dict(type='AffinityLoss'))
 
@@ -83,5 +81,4 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters,
-                    max_keep_ckpts=1))
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1))

@@ -24,8 +24,8 @@ data_preprocessor = dict(
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,
     size=crop_size,
-    pad_val=0,          # PSA pads the normalised crop with zeros
-    seg_pad_val=254)    # padding votes for no class (PSA's "no score" region)
+    pad_val=0,  # PSA pads the normalised crop with zeros
+    seg_pad_val=254)  # padding votes for no class (PSA's "no score" region)
 model = dict(
     type='AffinityNet',
     num_classes=num_fg_classes,
@@ -41,7 +41,7 @@ model = dict(
         dilations=(1, 1, 2, 4),
         frozen_stages=1,  # PSA freezes conv1a/b2 (the first stages)
         norm_cfg=dict(type='BN', requires_grad=False),
-        norm_eval=True,   # PSA freezes every BatchNorm
+        norm_eval=True,  # PSA freezes every BatchNorm
         contract_dilation=True,
         init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://resnet50_v1c')),
     aff_head=dict(
@@ -57,8 +57,12 @@ train_pipeline = [
     dict(type='RandomResizeLong', min_long=448, max_long=768),
     dict(type='RandomFlip', prob=0.5),
     # ColorJitter(0.3, 0.3, 0.3, 0.1) in PSA
-    dict(type='mmseg.PhotoMetricDistortion', brightness_delta=32, contrast_range=(0.7, 1.3),
-         saturation_range=(0.7, 1.3), hue_delta=18),
+    dict(
+        type='mmseg.PhotoMetricDistortion',
+        brightness_delta=32,
+        contrast_range=(0.7, 1.3),
+        saturation_range=(0.7, 1.3),
+        hue_delta=18),
     dict(type='mmseg.RandomCrop', crop_size=crop_size, cat_max_ratio=1.0),
     dict(type='PackWSSSInputs'),
 ]
@@ -93,8 +97,14 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.0, weight_decay=5e-4),
     paramwise_cfg=dict(custom_keys={'aff_head': dict(lr_mult=10.0)}))
 param_scheduler = [
-    dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=max_epochs, by_epoch=True,
-         convert_to_iter_based=True)
+    dict(
+        type='PolyLR',
+        power=0.9,
+        eta_min=0.0,
+        begin=0,
+        end=max_epochs,
+        by_epoch=True,
+        convert_to_iter_based=True)
 ]
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2))

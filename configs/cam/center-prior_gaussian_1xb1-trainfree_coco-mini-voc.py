@@ -13,8 +13,8 @@ model = dict(
     num_classes=20,
     sigma=0.25,
     bg_thr=0.5,
-    data_preprocessor=dict(type='mmseg.SegDataPreProcessor', mean=[0., 0., 0.],
-                           std=[1., 1., 1.], bgr_to_rgb=True))
+    data_preprocessor=dict(
+        type='mmseg.SegDataPreProcessor', mean=[0., 0., 0.], std=[1., 1., 1.], bgr_to_rgb=True))
 _data = dict(data_root=data_root)
 pseudo_label_dataloader = dict(dataset=_data)
 # seeds are scored on the training images (the pseudo-label split), with their masks

@@ -19,23 +19,22 @@ model = dict(
     clip=dict(type='OpenCLIP', arch='ViT-B-16', quick_gelu=True, pos_embed_fp16=False),
     clip_checkpoint=clip_checkpoint,
     class_names=[
-        'aeroplane', 'bicycle', 'bird avian', 'boat', 'bottle', 'bus', 'car', 'cat',
-        'chair seat', 'cow', 'diningtable', 'dog', 'horse', 'motorbike',
-        'person with clothes,people,human', 'pottedplant', 'sheep', 'sofa', 'train',
-        'tvmonitor screen'
+        'aeroplane', 'bicycle', 'bird avian', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair seat',
+        'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person with clothes,people,human',
+        'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor screen'
     ],
     bg_class_names=[
-        'ground', 'land', 'grass', 'tree', 'building', 'wall', 'sky', 'lake', 'water',
-        'river', 'sea', 'railway', 'railroad', 'keyboard', 'helmet', 'cloud', 'house',
-        'mountain', 'ocean', 'road', 'rock', 'street', 'valley', 'bridge', 'sign'
+        'ground', 'land', 'grass', 'tree', 'building', 'wall', 'sky', 'lake', 'water', 'river',
+        'sea', 'railway', 'railroad', 'keyboard', 'helmet', 'cloud', 'house', 'mountain', 'ocean',
+        'road', 'rock', 'street', 'valley', 'bridge', 'sign'
     ],
     templates=['a clean origami {}.'],
-    scales=(1.0, ),        # official: single scale (flips computed, then discarded)
-    cam_type='caa',        # 'gradcam' = the "Initial" row (58.6 on VOC train)
-    attn_layers=8,         # attention of the last 8 blocks
+    scales=(1.0, ),  # official: single scale (flips computed, then discarded)
+    cam_type='caa',  # 'gradcam' = the "Initial" row (58.6 on VOC train)
+    attn_layers=8,  # attention of the last 8 blocks
     sinkhorn_iters=3,
-    box_thr=0.4,           # VOC; COCO uses 0.7
-    bg_thr=0.5,            # pred_sem_seg: bg = 1 - max cam  <=>  threshold 0.5
+    box_thr=0.4,  # VOC; COCO uses 0.7
+    bg_thr=0.5,  # pred_sem_seg: bg = 1 - max cam  <=>  threshold 0.5
     input_resize='pil_bicubic')  # official; 'torch_bicubic' resizes the float tensor
 
 # Pseudo labels (eval_cam_with_crf.py): bg = (1 - max cam)^1, DenseCRF(10 iterations,

@@ -7,24 +7,22 @@ _base_ = [
 ]
 model = dict(
     class_names=[
-        'person with clothes,people,human', 'bicycle', 'car', 'motorbike', 'aeroplane',
-        'bus', 'train', 'truck', 'boat', 'traffic light', 'fire hydrant', 'stop sign',
-        'parking meter', 'bench', 'bird avian', 'cat', 'dog', 'horse', 'sheep', 'cow',
-        'elephant', 'bear', 'zebra', 'giraffe', 'backpack,bag', 'umbrella,parasol',
-        'handbag,purse', 'necktie', 'suitcase', 'frisbee', 'skis', 'sknowboard',
-        'sports ball', 'kite', 'baseball bat', 'glove', 'skateboard', 'surfboard',
-        'tennis racket', 'bottle', 'wine glass', 'cup', 'fork', 'knife', 'dessertspoon',
-        'bowl', 'banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot', 'hot dog',
-        'pizza', 'donut', 'cake', 'chair seat', 'sofa', 'pottedplant', 'bed',
+        'person with clothes,people,human', 'bicycle', 'car', 'motorbike', 'aeroplane', 'bus',
+        'train', 'truck', 'boat', 'traffic light', 'fire hydrant', 'stop sign', 'parking meter',
+        'bench', 'bird avian', 'cat', 'dog', 'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra',
+        'giraffe', 'backpack,bag', 'umbrella,parasol', 'handbag,purse', 'necktie', 'suitcase',
+        'frisbee', 'skis', 'sknowboard', 'sports ball', 'kite', 'baseball bat', 'glove',
+        'skateboard', 'surfboard', 'tennis racket', 'bottle', 'wine glass', 'cup', 'fork', 'knife',
+        'dessertspoon', 'bowl', 'banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot',
+        'hot dog', 'pizza', 'donut', 'cake', 'chair seat', 'sofa', 'pottedplant', 'bed',
         'diningtable', 'toilet', 'tvmonitor screen', 'laptop', 'mouse', 'remote control',
-        'keyboard', 'cell phone', 'microwave', 'oven', 'toaster', 'sink', 'refrigerator',
-        'book', 'clock', 'vase', 'scissors', 'teddy bear', 'hairdrier,blowdrier',
-        'toothbrush'
+        'keyboard', 'cell phone', 'microwave', 'oven', 'toaster', 'sink', 'refrigerator', 'book',
+        'clock', 'vase', 'scissors', 'teddy bear', 'hairdrier,blowdrier', 'toothbrush'
     ],
     bg_class_names=[
-        'ground', 'land', 'grass', 'tree', 'building', 'wall', 'sky', 'lake', 'water',
-        'river', 'sea', 'railway', 'railroad', 'helmet', 'cloud', 'house', 'mountain',
-        'ocean', 'road', 'rock', 'street', 'valley', 'bridge'
+        'ground', 'land', 'grass', 'tree', 'building', 'wall', 'sky', 'lake', 'water', 'river',
+        'sea', 'railway', 'railroad', 'helmet', 'cloud', 'house', 'mountain', 'ocean', 'road',
+        'rock', 'street', 'valley', 'bridge'
     ],
     box_thr=0.7)
 train_dataloader = None

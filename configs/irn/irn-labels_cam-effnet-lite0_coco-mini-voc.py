@@ -4,6 +4,9 @@
 #       --out-dir data/coco-mini-voc/ir_labels
 _base_ = ['../cam/cam_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py']
 pseudo_label_cfg = dict(refiners=[
-    dict(type='IRLabel', fg_thr=0.30, bg_thr=0.05,
-         crf=dict(type='DenseCRF', preset='irn_label', output='label')),
+    dict(
+        type='IRLabel',
+        fg_thr=0.30,
+        bg_thr=0.05,
+        crf=dict(type='DenseCRF', preset='irn_label', output='label')),
 ])

@@ -7,6 +7,9 @@
 #       --out-dir data/VOCdevkit/VOC2012/ir_labels
 _base_ = ['../cam/cam_r50_1xb16-5e_voc12aug-512x512.py']
 pseudo_label_cfg = dict(refiners=[
-    dict(type='IRLabel', fg_thr=0.30, bg_thr=0.05,
-         crf=dict(type='DenseCRF', preset='irn_label', output='label')),
+    dict(
+        type='IRLabel',
+        fg_thr=0.30,
+        bg_thr=0.05,
+        crf=dict(type='DenseCRF', preset='irn_label', output='label')),
 ])

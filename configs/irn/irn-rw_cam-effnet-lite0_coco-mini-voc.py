@@ -5,9 +5,15 @@ _base_ = ['../cam/cam_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py']
 irn_checkpoint = ('work_dirs/irn_efficientnet-lite0_1xb8-300i_coco-mini-voc-pl-ir-'
                   '320x320/iter_300.pth')
 pseudo_label_cfg = dict(refiners=[
-    dict(type='IRNRandomWalk',
-         model=dict(config='configs/irn/irn_efficientnet-lite0_1xb8-300i_coco-mini-voc-pl-ir-'
-                    '320x320.py',
-                    checkpoint=irn_checkpoint),
-         beta=10, exp_times=8, radius=5, bg_thr=0.25, mode='local'),
+    dict(
+        type='IRNRandomWalk',
+        model=dict(
+            config='configs/irn/irn_efficientnet-lite0_1xb8-300i_coco-mini-voc-pl-ir-'
+            '320x320.py',
+            checkpoint=irn_checkpoint),
+        beta=10,
+        exp_times=8,
+        radius=5,
+        bg_thr=0.25,
+        mode='local'),
 ])

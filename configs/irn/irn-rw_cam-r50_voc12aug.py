@@ -7,10 +7,15 @@
 _base_ = ['../cam/cam_r50_1xb16-5e_voc12aug-512x512.py']
 irn_checkpoint = 'work_dirs/irn_r50_1xb32-3e_voc12aug-pl-ir-512x512/epoch_3.pth'
 pseudo_label_cfg = dict(refiners=[
-    dict(type='IRNRandomWalk',
-         model=dict(config='configs/irn/irn_r50_1xb32-3e_voc12aug-pl-ir-512x512.py',
-                    checkpoint=irn_checkpoint),
-         beta=10, exp_times=8, radius=5, bg_thr=0.25,
-         size_divisor=512,  # IRN pads every image to its 512 crop
-         mode='local'),
+    dict(
+        type='IRNRandomWalk',
+        model=dict(
+            config='configs/irn/irn_r50_1xb32-3e_voc12aug-pl-ir-512x512.py',
+            checkpoint=irn_checkpoint),
+        beta=10,
+        exp_times=8,
+        radius=5,
+        bg_thr=0.25,
+        size_divisor=512,  # IRN pads every image to its 512 crop
+        mode='local'),
 ])

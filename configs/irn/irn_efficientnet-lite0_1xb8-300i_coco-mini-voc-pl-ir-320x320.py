@@ -33,8 +33,8 @@ model = dict(
         arch='lite0',
         out_indices=(2, 3, 5, 8),
         norm_eval=True,
-        init_cfg=dict(type='Pretrained',
-                      checkpoint='checkpoints/efficientnet-lite0_imagenet_mmwsss.pth')),
+        init_cfg=dict(
+            type='Pretrained', checkpoint='checkpoints/efficientnet-lite0_imagenet_mmwsss.pth')),
     irn_head=dict(
         type='IRNHead',
         in_channels=(24, 40, 112, 1280),
@@ -83,5 +83,4 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters,
-                    max_keep_ckpts=1))
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1))

@@ -22,7 +22,7 @@ data_preprocessor = dict(
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,
     size=crop_size,
-    pad_val=0,          # IRN pads the normalised crop with 0, the label with 255
+    pad_val=0,  # IRN pads the normalised crop with 0, the label with 255
     seg_pad_val=255)
 model = dict(
     type='IRN',
@@ -91,8 +91,14 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.0, weight_decay=1e-4),
     paramwise_cfg=dict(custom_keys={'irn_head.dp_': dict(lr_mult=10.0)}))
 param_scheduler = [
-    dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=max_epochs, by_epoch=True,
-         convert_to_iter_based=True)
+    dict(
+        type='PolyLR',
+        power=0.9,
+        eta_min=0.0,
+        begin=0,
+        end=max_epochs,
+        by_epoch=True,
+        convert_to_iter_based=True)
 ]
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=1))

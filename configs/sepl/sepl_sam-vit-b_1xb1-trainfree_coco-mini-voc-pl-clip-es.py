@@ -13,9 +13,15 @@ pseudo_label_cfg = dict(
         dict(type='ConfidenceIgnore', thr=0.95),
         dict(
             type='SAMRefiner',
-            sam=dict(type='SegmentAnything', arch='vit_b', checkpoint=sam_checkpoint,
-                     amg_cfg=dict(points_per_side=32, pred_iou_thresh=0.88,
-                                  stability_score_thresh=0.95, box_nms_thresh=0.7)),
+            sam=dict(
+                type='SegmentAnything',
+                arch='vit_b',
+                checkpoint=sam_checkpoint,
+                amg_cfg=dict(
+                    points_per_side=32,
+                    pred_iou_thresh=0.88,
+                    stability_score_thresh=0.95,
+                    box_nms_thresh=0.7)),
             cache_dir='work_dirs/sam_cache/coco-mini_vit_b_default',
             fg_ratio_thr=0.5,
             cover_thr=0.85,

@@ -17,13 +17,19 @@ pseudo_label_cfg = dict(
             type='SAMRefiner',
             # SAM's automatic mask generator with its default parameters (SEPL used the
             # official scripts/amg.py; the exact settings are not published)
-            sam=dict(type='SegmentAnything', arch='vit_h', checkpoint=sam_checkpoint,
-                     amg_cfg=dict(points_per_side=32, pred_iou_thresh=0.88,
-                                  stability_score_thresh=0.95, box_nms_thresh=0.7)),
+            sam=dict(
+                type='SegmentAnything',
+                arch='vit_h',
+                checkpoint=sam_checkpoint,
+                amg_cfg=dict(
+                    points_per_side=32,
+                    pred_iou_thresh=0.88,
+                    stability_score_thresh=0.95,
+                    box_nms_thresh=0.7)),
             cache_dir='work_dirs/sam_cache/vit_h_default',
             fg_ratio_thr=0.5,
             cover_thr=0.85,
             keep_cam_label=True,
-            union='all',         # 'unclaimed' = the official code's union quirk
+            union='all',  # 'unclaimed' = the official code's union quirk
             keep_ignore=False),  # official: ignore (255) is not carried over
     ])

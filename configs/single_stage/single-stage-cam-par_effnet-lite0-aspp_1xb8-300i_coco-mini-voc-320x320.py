@@ -19,28 +19,50 @@ seg_loss_start = 30
 model = dict(
     type='SingleStageWSSS',
     data_preprocessor=dict(
-        type='WSSSDataPreProcessor', mean=[127.0, 127.0, 127.0],
-        std=[128.0, 128.0, 128.0], bgr_to_rgb=True, size=crop_size, pad_val=0,
-        seg_pad_val=255, num_classes=num_fg_classes),
+        type='WSSSDataPreProcessor',
+        mean=[127.0, 127.0, 127.0],
+        std=[128.0, 128.0, 128.0],
+        bgr_to_rgb=True,
+        size=crop_size,
+        pad_val=0,
+        seg_pad_val=255,
+        num_classes=num_fg_classes),
     backbone=dict(
-        type='EfficientNetLite', arch='lite0', out_indices=(8, ),
-        strides=(1, 2, 2, 2, 1, 1, 1), frozen_stages=3, norm_eval=True,
+        type='EfficientNetLite',
+        arch='lite0',
+        out_indices=(8, ),
+        strides=(1, 2, 2, 2, 1, 1, 1),
+        frozen_stages=3,
+        norm_eval=True,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
-    cam_heads=dict(main=dict(type='CAMHead', in_channels=1280, in_index=0,
-                             num_classes=num_fg_classes, pool='gmp')),
+    cam_heads=dict(
+        main=dict(
+            type='CAMHead', in_channels=1280, in_index=0, num_classes=num_fg_classes, pool='gmp')),
     decode_head=dict(
-        type='mmseg.ASPPHead', in_channels=1280, in_index=0, channels=128,
-        dilations=(1, 6, 12, 18), num_classes=num_fg_classes + 1,
-        norm_cfg=dict(type='BN', requires_grad=True), align_corners=False,
+        type='mmseg.ASPPHead',
+        in_channels=1280,
+        in_index=0,
+        channels=128,
+        dilations=(1, 6, 12, 18),
+        num_classes=num_fg_classes + 1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        align_corners=False,
         loss_decode=dict(type='mmseg.CrossEntropyLoss', loss_weight=1.0)),
     label_sources=dict(
-        seg=dict(type='CAMLabelSource', cam='main', norm='minmax',
-                 refiner=dict(type='PARRefiner', bg_high=0.7, bg_low=0.25))),
+        seg=dict(
+            type='CAMLabelSource',
+            cam='main',
+            norm='minmax',
+            refiner=dict(type='PARRefiner', bg_high=0.7, bg_low=0.25))),
     loss_terms=[
         dict(type='ClsTerm', name='cls', cam='main'),
         # the unchanged mmseg head's own loss (its loss_decode) on the PAR labels
-        dict(type='SegTerm', name='decode', label='seg', loss='head',
-             schedule=dict(type='StepOn', start=seg_loss_start, strict=False)),
+        dict(
+            type='SegTerm',
+            name='decode',
+            label='seg',
+            loss='head',
+            schedule=dict(type='StepOn', start=seg_loss_start, strict=False)),
     ],
     test_cfg=dict(mode='whole'))
 
@@ -52,8 +74,10 @@ pseudo_label_dataloader = dict(dataset=_data)
 
 optim_wrapper = dict(
     optimizer=dict(lr=0.05),
-    paramwise_cfg=dict(custom_keys={'cam_heads': dict(lr_mult=10.0),
-                                    'decode_head': dict(lr_mult=10.0)}))
+    paramwise_cfg=dict(custom_keys={
+        'cam_heads': dict(lr_mult=10.0),
+        'decode_head': dict(lr_mult=10.0)
+    }))
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -62,6 +86,5 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters,
-                    max_keep_ckpts=1),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))

@@ -3,5 +3,7 @@
 # with tools/model_converters/vit_timm.py.
 _base_ = ['./toco_vit-b16_2xb2-20k_voc12aug-448x448.py']
 pretrained = 'checkpoints/deit-b16_in1k_mmwsss.pth'
-model = dict(backbone=dict(vit=dict(model_name='deit_base_patch16_224'),
-                           init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
+model = dict(
+    backbone=dict(
+        vit=dict(model_name='deit_base_patch16_224'),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained)))

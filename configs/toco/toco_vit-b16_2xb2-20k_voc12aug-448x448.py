@@ -1,7 +1,8 @@
 # ToCo with ViT-B/16 (IN-21k, timm `vit_base_patch16_224` = ToCo's jx_vit_base_p16_224) on
 # VOC 2012 train_aug: 2 GPUs x 2 images, 20k iterations, crop 448 (README: val 69.2 single-scale,
 # 71.1 MS+CRF; test 72.2). Weights: convert the timm checkpoint you have with
-#   python tools/model_converters/vit_timm.py jx_vit_base_p16_224.pth checkpoints/vit-b16_in21k_mmwsss.pth
+#   python tools/model_converters/vit_timm.py jx_vit_base_p16_224.pth \
+#       checkpoints/vit-b16_in21k_mmwsss.pth
 # and pass --cfg-options model.backbone.init_cfg.checkpoint=checkpoints/vit-b16_in21k_mmwsss.pth
 _base_ = [
     '../_base_/datasets/voc12aug.py',
@@ -22,16 +23,20 @@ model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretraine
 # preprocessor with black); the photometric views run on the device (data_preprocessor).
 train_pipeline = [
     dict(type='LoadWSSSImageFromFile'),
-    dict(type='RandomResizedCropView', out_key='view2', size=crop_size, scale=(0.4, 1.0),
-         interpolation='bicubic'),
+    dict(
+        type='RandomResizedCropView',
+        out_key='view2',
+        size=crop_size,
+        scale=(0.4, 1.0),
+        interpolation='bicubic'),
     dict(type='RandomRescale', ratio_range=(0.5, 2.0)),
     dict(type='RandomFlip', prob=0.5),
     dict(type='mmseg.RandomCrop', crop_size=crop_size, cat_max_ratio=1.0),
     dict(type='PackWSSSViews', keys=('view2', )),
 ]
 _data = dict(data_root=data_root)
-train_dataloader = dict(batch_size=batch_size, num_workers=4,
-                        dataset=dict(pipeline=train_pipeline, **_data))
+train_dataloader = dict(
+    batch_size=batch_size, num_workers=4, dataset=dict(pipeline=train_pipeline, **_data))
 val_dataloader = dict(dataset=_data)
 test_dataloader = dict(dataset=_data)
 pseudo_label_dataloader = dict(dataset=_data)
@@ -40,8 +45,13 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=20
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
-    dict(type='PolyWarmupLR', warmup_iters=1500, warmup_ratio=1e-6, max_iters=max_iters,
-         power=0.9, by_epoch=False),
+    dict(
+        type='PolyWarmupLR',
+        warmup_iters=1500,
+        warmup_ratio=1e-6,
+        max_iters=max_iters,
+        power=0.9,
+        by_epoch=False),
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=200, log_metric_by_epoch=False),

@@ -30,28 +30,54 @@ embed_dim = 384
 model = dict(
     data_preprocessor=dict(size=crop_size),
     # img_size stays timm's 518 (the checkpoint's 37x37 position table, resampled per input)
-    backbone=dict(vit=dict(type='timm', model_name='vit_small_patch14_dinov2'),
-                  init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    backbone=dict(
+        vit=dict(type='timm', model_name='vit_small_patch14_dinov2'),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     cam_heads=dict(main=dict(in_channels=embed_dim), aux=dict(in_channels=embed_dim)),
     decode_head=dict(in_channels=embed_dim),
     loss_terms=[
         dict(type='ClsTerm', name='cls', cam='main', weight=1.0),
         dict(type='ClsTerm', name='cls_aux', cam='aux', weight=1.0),
         dict(type='PTCTerm', name='ptc', label='aff', weight=0.2),
-        dict(type='CTCTerm', name='ctc', in_dim=embed_dim, out_dim=1024, momentum=0.9,
-             temp=0.5, roi_cam='aux', multi_scale=dict(preset='toco'), roi_thr=(0.25, 0.7),
-             crop_num=8, crop_size=local_crop_size, weight=0.5),
-        dict(type='SegTerm', name='seg', label='seg', loss='bg_fg', weight=0.1,
-             schedule=dict(type='StepOn', start=seg_start), skip_when_off=True),
-        dict(type='EnergyTerm', name='reg', label='seg', weight=0.05,
-             loss=dict(weight=1e-7, sigma_rgb=15, sigma_xy=100, scale_factor=0.5),
-             schedule=dict(type='StepOn', start=seg_start), skip_when_off=True),
+        dict(
+            type='CTCTerm',
+            name='ctc',
+            in_dim=embed_dim,
+            out_dim=1024,
+            momentum=0.9,
+            temp=0.5,
+            roi_cam='aux',
+            multi_scale=dict(preset='toco'),
+            roi_thr=(0.25, 0.7),
+            crop_num=8,
+            crop_size=local_crop_size,
+            weight=0.5),
+        dict(
+            type='SegTerm',
+            name='seg',
+            label='seg',
+            loss='bg_fg',
+            weight=0.1,
+            schedule=dict(type='StepOn', start=seg_start),
+            skip_when_off=True),
+        dict(
+            type='EnergyTerm',
+            name='reg',
+            label='seg',
+            weight=0.05,
+            loss=dict(weight=1e-7, sigma_rgb=15, sigma_xy=100, scale_factor=0.5),
+            schedule=dict(type='StepOn', start=seg_start),
+            skip_when_off=True),
     ])
 
 train_pipeline = [
     dict(type='LoadWSSSImageFromFile'),
-    dict(type='RandomResizedCropView', out_key='view2', size=crop_size, scale=(0.4, 1.0),
-         interpolation='bicubic'),
+    dict(
+        type='RandomResizedCropView',
+        out_key='view2',
+        size=crop_size,
+        scale=(0.4, 1.0),
+        interpolation='bicubic'),
     dict(type='RandomRescale', ratio_range=(0.5, 2.0)),
     dict(type='RandomFlip', prob=0.5),
     dict(type='mmseg.RandomCrop', crop_size=crop_size, cat_max_ratio=1.0),
@@ -65,8 +91,8 @@ test_pipeline = [
     dict(type='PackWSSSInputs'),
 ]
 _data = dict(data_root=data_root)
-train_dataloader = dict(batch_size=batch_size, num_workers=2,
-                        dataset=dict(pipeline=train_pipeline, **_data))
+train_dataloader = dict(
+    batch_size=batch_size, num_workers=2, dataset=dict(pipeline=train_pipeline, **_data))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline, **_data))
 test_dataloader = val_dataloader
 pseudo_label_dataloader = dict(dataset=dict(pipeline=test_pipeline, **_data))
@@ -75,12 +101,16 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=ma
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
-    dict(type='PolyWarmupLR', warmup_iters=warmup_iters, warmup_ratio=1e-6,
-         max_iters=max_iters, power=0.9, by_epoch=False),
+    dict(
+        type='PolyWarmupLR',
+        warmup_iters=warmup_iters,
+        warmup_ratio=1e-6,
+        max_iters=max_iters,
+        power=0.9,
+        by_epoch=False),
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters,
-                    max_keep_ckpts=1),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)

@@ -6,8 +6,8 @@ import mmengine.fileio as fileio
 import numpy as np
 from mmseg.datasets import BaseSegDataset
 
-from .label_io import (EIGHT_BIT_MODES, check_mask, image_size, labels_from_mask,
-                       load_label_file, mask_mode, read_mask, read_split_file)
+from .label_io import (EIGHT_BIT_MODES, check_mask, image_size, labels_from_mask, load_label_file,
+                       mask_mode, read_mask, read_split_file)
 
 _SHOW = 10  # how many offending names an error message lists
 
@@ -167,8 +167,13 @@ class WSSSBaseDataset(BaseSegDataset):
         num_classes = self.num_classes
         data_list = []
         for key, img_path, seg_path in samples:
-            info = dict(img_path=img_path, seg_map_path=seg_path, label_map=None,
-                        reduce_zero_label=False, seg_fields=[], num_classes=num_classes)
+            info = dict(
+                img_path=img_path,
+                seg_map_path=seg_path,
+                label_map=None,
+                reduce_zero_label=False,
+                seg_fields=[],
+                num_classes=num_classes)
             full_check = derive or self.check_masks
             if seg_path is not None and not full_check:
                 # the header is cheap; only masks wider than 8 bits are decoded here

@@ -7,35 +7,52 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-VOC_CLASSES: Tuple[str, ...] = (
-    'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car',
-    'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person',
-    'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor')
+VOC_CLASSES: Tuple[str,
+                   ...] = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus',
+                           'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike',
+                           'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor')
 
 # The 80 COCO categories in category-id order (the order of the official
 # instances JSON), behind background.
-COCO_CLASSES: Tuple[str, ...] = (
-    'background', 'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus',
-    'train', 'truck', 'boat', 'traffic light', 'fire hydrant', 'stop sign',
-    'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow',
-    'elephant', 'bear', 'zebra', 'giraffe', 'backpack', 'umbrella', 'handbag',
-    'tie', 'suitcase', 'frisbee', 'skis', 'snowboard', 'sports ball', 'kite',
-    'baseball bat', 'baseball glove', 'skateboard', 'surfboard', 'tennis racket',
-    'bottle', 'wine glass', 'cup', 'fork', 'knife', 'spoon', 'bowl', 'banana',
-    'apple', 'sandwich', 'orange', 'broccoli', 'carrot', 'hot dog', 'pizza',
-    'donut', 'cake', 'chair', 'couch', 'potted plant', 'bed', 'dining table',
-    'toilet', 'tv', 'laptop', 'mouse', 'remote', 'keyboard', 'cell phone',
-    'microwave', 'oven', 'toaster', 'sink', 'refrigerator', 'book', 'clock',
-    'vase', 'scissors', 'teddy bear', 'hair drier', 'toothbrush')
+COCO_CLASSES: Tuple[str,
+                    ...] = ('background', 'person', 'bicycle', 'car', 'motorcycle', 'airplane',
+                            'bus', 'train', 'truck', 'boat', 'traffic light', 'fire hydrant',
+                            'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse',
+                            'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe', 'backpack',
+                            'umbrella', 'handbag', 'tie', 'suitcase', 'frisbee', 'skis',
+                            'snowboard', 'sports ball', 'kite', 'baseball bat', 'baseball glove',
+                            'skateboard', 'surfboard', 'tennis racket', 'bottle', 'wine glass',
+                            'cup', 'fork', 'knife', 'spoon', 'bowl', 'banana', 'apple', 'sandwich',
+                            'orange', 'broccoli', 'carrot', 'hot dog', 'pizza', 'donut', 'cake',
+                            'chair', 'couch', 'potted plant', 'bed', 'dining table', 'toilet', 'tv',
+                            'laptop', 'mouse', 'remote', 'keyboard', 'cell phone', 'microwave',
+                            'oven', 'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase',
+                            'scissors', 'teddy bear', 'hair drier', 'toothbrush')
 
 # COCO category name -> VOC class name, for the 20 COCO categories that are VOC
 # classes (the remaining 60 COCO categories are background in the 'voc' space).
 COCO_TO_VOC: Dict[str, str] = {
-    'airplane': 'aeroplane', 'bicycle': 'bicycle', 'bird': 'bird', 'boat': 'boat',
-    'bottle': 'bottle', 'bus': 'bus', 'car': 'car', 'cat': 'cat', 'chair': 'chair',
-    'cow': 'cow', 'dining table': 'diningtable', 'dog': 'dog', 'horse': 'horse',
-    'motorcycle': 'motorbike', 'person': 'person', 'potted plant': 'pottedplant',
-    'sheep': 'sheep', 'couch': 'sofa', 'train': 'train', 'tv': 'tvmonitor'}
+    'airplane': 'aeroplane',
+    'bicycle': 'bicycle',
+    'bird': 'bird',
+    'boat': 'boat',
+    'bottle': 'bottle',
+    'bus': 'bus',
+    'car': 'car',
+    'cat': 'cat',
+    'chair': 'chair',
+    'cow': 'cow',
+    'dining table': 'diningtable',
+    'dog': 'dog',
+    'horse': 'horse',
+    'motorcycle': 'motorbike',
+    'person': 'person',
+    'potted plant': 'pottedplant',
+    'sheep': 'sheep',
+    'couch': 'sofa',
+    'train': 'train',
+    'tv': 'tvmonitor'
+}
 
 
 def voc_colormap(num: int = 256) -> List[List[int]]:

@@ -36,8 +36,7 @@ class WSSSCOCODataset(WSSSBaseDataset):
                  label_file: Optional[str] = LABEL_FILE,
                  img_suffix: str = '.jpg',
                  seg_map_suffix: str = '.png',
-                 data_prefix: dict = dict(img_path='JPEGImages',
-                                          seg_map_path='SegmentationClass'),
+                 data_prefix: dict = dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
                  data_root: Optional[str] = None,
                  metainfo: Optional[dict] = None,
                  **kwargs) -> None:
@@ -61,6 +60,12 @@ class WSSSCOCODataset(WSSSBaseDataset):
             self.check_classes(metainfo['classes'], classes)
         metainfo.setdefault('classes', classes)
         metainfo.setdefault('palette', palette)
-        super().__init__(ann_file=ann_file, label_file=label_file, img_suffix=img_suffix,
-                         seg_map_suffix=seg_map_suffix, data_prefix=data_prefix,
-                         data_root=data_root, metainfo=metainfo, **kwargs)
+        super().__init__(
+            ann_file=ann_file,
+            label_file=label_file,
+            img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix,
+            data_prefix=data_prefix,
+            data_root=data_root,
+            metainfo=metainfo,
+            **kwargs)

@@ -73,13 +73,18 @@ class WSSSCustomDataset(WSSSBaseDataset):
             metainfo['classes'] = read_classes_file(classes_file)
         classes, palette = self._with_background(metainfo['classes'], metainfo.get('palette'))
         metainfo.update(classes=classes, palette=palette)
-        super().__init__(ann_file=ann_file, label_file=label_file, img_suffix=img_suffix,
-                         seg_map_suffix=seg_map_suffix, data_prefix=data_prefix,
-                         data_root=data_root, metainfo=metainfo, **kwargs)
+        super().__init__(
+            ann_file=ann_file,
+            label_file=label_file,
+            img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix,
+            data_prefix=data_prefix,
+            data_root=data_root,
+            metainfo=metainfo,
+            **kwargs)
 
     @staticmethod
-    def _with_background(classes: Sequence[str],
-                         palette: Optional[Sequence]) -> Tuple[tuple, list]:
+    def _with_background(classes: Sequence[str], palette: Optional[Sequence]) -> Tuple[tuple, list]:
         classes = list(classes)
         if len(set(classes)) != len(classes):
             raise ValueError(f'duplicated class names in {classes}')
@@ -116,8 +121,9 @@ class WSSSCustomDataset(WSSSBaseDataset):
         else:
             if not osp.isdir(self.img_dir):
                 raise FileNotFoundError(f'image folder not found: {self.img_dir}')
-            keys = sorted(fileio.list_dir_or_file(self.img_dir, list_dir=False,
-                                                  suffix=self.img_suffix, recursive=True))
+            keys = sorted(
+                fileio.list_dir_or_file(
+                    self.img_dir, list_dir=False, suffix=self.img_suffix, recursive=True))
         # 'x.jpg' and 'x.png' would share the mask x.png and every output named x
         first = {}
         for k in keys:
@@ -130,8 +136,9 @@ class WSSSCustomDataset(WSSSBaseDataset):
             first[base] = k
         mask_dir = self.mask_dir
         return [(k, osp.join(self.img_dir, k),
-                 osp.join(mask_dir, osp.splitext(k)[0] + self.seg_map_suffix)
-                 if mask_dir else None) for k in keys]
+                 osp.join(mask_dir,
+                          osp.splitext(k)[0] + self.seg_map_suffix) if mask_dir else None)
+                for k in keys]
 
     def _labels(self) -> dict:
         # parsed once: list_samples and load_labels both need it

@@ -72,6 +72,7 @@ def read_text(path: str, what: str = 'file') -> str:
 
 def _no_duplicate_keys(path: str):
     """``object_pairs_hook`` for json: a key given twice is an error, not 'last wins'."""
+
     def hook(pairs):
         out = {}
         for key, value in pairs:
@@ -80,6 +81,7 @@ def _no_duplicate_keys(path: str):
                                      'the last one; remove the duplicate)')
             out[key] = value
         return out
+
     return hook
 
 
@@ -289,7 +291,10 @@ def read_mask(path: str) -> np.ndarray:
     return arr
 
 
-def check_mask(seg: np.ndarray, path: str, num_classes: int, ignore_index: int = 255,
+def check_mask(seg: np.ndarray,
+               path: str,
+               num_classes: int,
+               ignore_index: int = 255,
                image_size: Optional[tuple] = None) -> None:
     """Raise naming ``path`` for a bad size (``image_size`` = (H, W)) or class index.
 

@@ -67,7 +67,12 @@ class PseudoLabelDataset(WSSSBaseDataset):
                              'metainfo=dict(classes=(...))')
         elif list(metainfo['classes'])[:1] != ['background']:
             raise ValueError(f"classes must start with 'background', got {metainfo['classes']}")
-        super().__init__(ann_file=ann_file, label_file=label_file, img_suffix=img_suffix,
-                         seg_map_suffix=seg_map_suffix, metainfo=metainfo,
-                         require_masks=True, with_img_labels=label_file is not None,
-                         **kwargs)
+        super().__init__(
+            ann_file=ann_file,
+            label_file=label_file,
+            img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix,
+            metainfo=metainfo,
+            require_masks=True,
+            with_img_labels=label_file is not None,
+            **kwargs)

@@ -34,12 +34,16 @@ class WSSSVOCDataset(WSSSBaseDataset):
                  label_file: Optional[str] = None,
                  img_suffix: str = '.jpg',
                  seg_map_suffix: str = '.png',
-                 data_prefix: dict = dict(img_path='JPEGImages',
-                                          seg_map_path='SegmentationClass'),
+                 data_prefix: dict = dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
                  metainfo: Optional[dict] = None,
                  **kwargs) -> None:
         if metainfo and 'classes' in metainfo:
             self.check_classes(metainfo['classes'], VOC_CLASSES)
-        super().__init__(ann_file=ann_file, label_file=label_file, img_suffix=img_suffix,
-                         seg_map_suffix=seg_map_suffix, data_prefix=data_prefix,
-                         metainfo=metainfo, **kwargs)
+        super().__init__(
+            ann_file=ann_file,
+            label_file=label_file,
+            img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix,
+            data_prefix=data_prefix,
+            metainfo=metainfo,
+            **kwargs)

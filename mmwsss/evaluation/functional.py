@@ -31,8 +31,8 @@ IGNORE_INDEX = 255
 # Default background-threshold grid of the CAM sweep: 0.05, 0.06, ..., 0.95 (91
 # values). It covers the 0.00-0.59 grids of SEAM / CPN and the 0.5+ thresholds
 # of ToCo-style CAMs; rounding avoids arange drift (0.15000000000000002).
-DEFAULT_THRESHOLDS: Tuple[float, ...] = tuple(
-    float(t) for t in np.round(np.arange(0.05, 0.955, 0.01), 2))
+DEFAULT_THRESHOLDS: Tuple[float,
+                          ...] = tuple(float(t) for t in np.round(np.arange(0.05, 0.955, 0.01), 2))
 
 
 def _to_int_array(x: ArrayLike, name: str) -> np.ndarray:
@@ -81,8 +81,7 @@ def confusion_matrix(pred: ArrayLike,
     valid = gt != ignore_index
     gt, pred = gt[valid], pred[valid]
     pred = np.where(pred == ignore_index, num_classes, pred)  # predicted ignore -> column K
-    counts = np.bincount(gt * (num_classes + 1) + pred,
-                         minlength=num_classes * (num_classes + 1))
+    counts = np.bincount(gt * (num_classes + 1) + pred, minlength=num_classes * (num_classes + 1))
     return counts.reshape(num_classes, num_classes + 1).astype(np.int64, copy=False)
 
 
@@ -235,9 +234,14 @@ def segmentation_scores(conf: np.ndarray) -> Dict[str, np.ndarray]:
     """
     iou = iou_from_confusion(conf)
     precision, recall = precision_recall_from_confusion(conf)
-    return dict(IoU=iou, Precision=precision, Recall=recall, mIoU=nanmean(iou),
-                mPrecision=nanmean(precision), mRecall=nanmean(recall),
-                aAcc=pixel_accuracy(conf))
+    return dict(
+        IoU=iou,
+        Precision=precision,
+        Recall=recall,
+        mIoU=nanmean(iou),
+        mPrecision=nanmean(precision),
+        mRecall=nanmean(recall),
+        aAcc=pixel_accuracy(conf))
 
 
 def format_table(class_names: Sequence[str], scores: Dict[str, np.ndarray]) -> str:

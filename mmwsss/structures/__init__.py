@@ -3,4 +3,7 @@ from .img_labels import stack_img_labels
 from .train_context import BranchOutput, TrainContext, WSSSBatch
 from .wsss_data_sample import WSSSDataSample
 
-__all__ = ['BackboneOutput', 'WSSSDataSample', 'stack_img_labels', 'TrainContext', 'BranchOutput', 'WSSSBatch']
+__all__ = [
+    'BackboneOutput', 'WSSSDataSample', 'stack_img_labels', 'TrainContext', 'BranchOutput',
+    'WSSSBatch'
+]

@@ -82,8 +82,12 @@ class BackboneOutput(tuple):
 
     def replace(self, **changes: Any) -> 'BackboneOutput':
         """A copy with some fields replaced, e.g. ``out.replace(feats=neck(out))``."""
-        fields = dict(feats=tuple(self), cls_tokens=self.cls_tokens, tokens=self.tokens,
-                      attns=self.attns, grid=self.grid)
+        fields = dict(
+            feats=tuple(self),
+            cls_tokens=self.cls_tokens,
+            tokens=self.tokens,
+            attns=self.attns,
+            grid=self.grid)
         unknown = set(changes) - set(fields)
         if unknown:
             raise KeyError(f'BackboneOutput.replace: unknown fields {sorted(unknown)}; '

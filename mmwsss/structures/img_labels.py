@@ -11,7 +11,8 @@ import torch
 from torch import Tensor
 
 
-def stack_img_labels(data_samples: Sequence, num_classes: int,
+def stack_img_labels(data_samples: Sequence,
+                     num_classes: int,
                      device: Union[str, torch.device] = 'cpu') -> Tensor:
     """(B, C) float multi-hot image labels of a batch of data samples.
 

@@ -23,9 +23,9 @@ COCO_MINI_DEFAULT = '/work/shared/data/coco-mini'
 # (segmentation class, (y0, y1, x0, x1)) boxes per synthetic image, drawn in order
 # on a 24 x 32 background; fractions of the image size so any size works.
 _VOC_TINY_LAYOUT: List[List[tuple]] = [
-    [(15, (0.25, 0.75, 0.25, 0.75))],                                   # person
-    [(8, (0.0, 0.5, 0.0, 0.5)), (12, (0.5, 1.0, 0.5, 1.0))],            # cat, dog
-    [(1, (0.125, 0.5, 0.0, 1.0))],                                      # aeroplane
+    [(15, (0.25, 0.75, 0.25, 0.75))],  # person
+    [(8, (0.0, 0.5, 0.0, 0.5)), (12, (0.5, 1.0, 0.5, 1.0))],  # cat, dog
+    [(1, (0.125, 0.5, 0.0, 1.0))],  # aeroplane
     [(7, (0.5, 1.0, 0.0, 0.5)), (15, (0.0, 0.5, 0.5, 1.0)), (255, (0.0, 0.25, 0.0, 0.25))],
 ]
 
@@ -62,8 +62,8 @@ def make_voc_tiny(root: str,
         img = palette[seg].astype(np.int16) + rng.randint(-10, 11, size=(h, w, 3))
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(
             osp.join(root, 'JPEGImages', name + '.jpg'), quality=95)
-        write_mask_atomic(osp.join(root, 'SegmentationClass', name + '.png'), seg,
-                          voc_colormap(256))
+        write_mask_atomic(
+            osp.join(root, 'SegmentationClass', name + '.png'), seg, voc_colormap(256))
         present = np.unique(seg)
         labels[name] = sorted(int(c) - 1 for c in present if 0 < c < 255)
         masks[name] = seg
@@ -124,9 +124,13 @@ def coco_mini_converted(label_space: str = 'voc', cache_dir: Optional[str] = Non
     work = tempfile.mkdtemp(prefix='.coco-mini-', dir=cache_dir)
     try:
         for split in ('train', 'val'):
-            convert_coco(osp.join(src, 'annotations', f'instances_{split}2017.json'),
-                         osp.join(src, f'{split}2017'), work, label_space=label_space,
-                         link=True, log=lambda msg: None)
+            convert_coco(
+                osp.join(src, 'annotations', f'instances_{split}2017.json'),
+                osp.join(src, f'{split}2017'),
+                work,
+                label_space=label_space,
+                link=True,
+                log=lambda msg: None)
         open(osp.join(work, '.complete'), 'w').close()
         if osp.isdir(target):  # a copy from an older converter version
             shutil.rmtree(target, ignore_errors=True)

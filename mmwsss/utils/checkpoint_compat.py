@@ -71,8 +71,7 @@ def _history_buffer_getattr(obj, name: str):
 def mmengine_safe_globals() -> list:
     """The exact list of non-torch globals that mmengine checkpoints need."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    return [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr'),
-            *_numpy_globals()]
+    return [HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr'), *_numpy_globals()]
 
 
 class UnsafeCheckpointError(RuntimeError):
@@ -110,8 +109,7 @@ def _diagnosis(message: str) -> str:
     return '; '.join(keep)
 
 
-def safe_torch_load(filename: str,
-                    map_location: Union[str, Callable, None] = None) -> dict:
+def safe_torch_load(filename: str, map_location: Union[str, Callable, None] = None) -> dict:
     """``torch.load(weights_only=True)`` with mmengine's types allowed.
 
     Raises:
@@ -131,8 +129,7 @@ def safe_torch_load(filename: str,
             return torch.load(filename, map_location=map_location, weights_only=True)
         except pickle.UnpicklingError as e:
             message = str(e)
-            bad = _unsafe_globals(filename) or [
-                g.rstrip('.') for g in _GLOBAL_RE.findall(message)]
+            bad = _unsafe_globals(filename) or [g.rstrip('.') for g in _GLOBAL_RE.findall(message)]
             if not bad and 'Unsupported operand' in message:
                 # a byte that is no pickle opcode: the file is not a torch pickle at all
                 raise InvalidCheckpointError(
@@ -146,8 +143,8 @@ def safe_torch_load(filename: str,
                 ' mmwsss loads checkpoints with torch weights_only=True, so a file cannot '
                 'run code; if this file is yours, re-save its state_dict (tensors only) '
                 'with a trusted torch installation.') from None
-        except (RuntimeError, EOFError, KeyError, ValueError, IndexError, OSError,
-                AttributeError, TypeError) as e:
+        except (RuntimeError, EOFError, KeyError, ValueError, IndexError, OSError, AttributeError,
+                TypeError) as e:
             # what torch raises for a truncated zip, an empty stream, a text file ...
             raise InvalidCheckpointError(
                 f'{filename} is not a valid checkpoint (truncated, corrupt or not written '
@@ -159,8 +156,10 @@ def _unsafe_globals(filename: str) -> List[str]:
         names = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
     except Exception:  # not a zip checkpoint: nothing more to report
         return []
-    allowed = {g[1] if isinstance(g, tuple) else f'{g.__module__}.{g.__qualname__}'
-               for g in mmengine_safe_globals()}
+    allowed = {
+        g[1] if isinstance(g, tuple) else f'{g.__module__}.{g.__qualname__}'
+        for g in mmengine_safe_globals()
+    }
     return [n for n in names if n not in allowed]
 
 
@@ -169,8 +168,7 @@ def _state_dict_of(ckpt: dict, filename: str) -> Dict[str, torch.Tensor]:
         raise InvalidCheckpointError(f'{filename}: expected a dict (a state_dict or an '
                                      f'mmengine checkpoint), got {type(ckpt).__name__}')
     state = ckpt.get('state_dict', ckpt)
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)
-                                              for v in state.values()):
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InvalidCheckpointError(f'{filename}: its state_dict is not a dict of tensors')
     return state
 
@@ -180,9 +178,12 @@ def _listing(items: Sequence[str], limit: int = 10) -> str:
     return ', '.join(items[:limit]) + more
 
 
-def load_checkpoint_strict(model: torch.nn.Module, filename: str,
-                           map_location: Union[str, Callable, None] = 'cpu',
-                           revise_keys: Sequence = ((r'^module\.', ''), )) -> dict:
+def load_checkpoint_strict(
+    model: torch.nn.Module,
+    filename: str,
+    map_location: Union[str, Callable, None] = 'cpu',
+    revise_keys: Sequence = ((r'^module\.', ''), )
+) -> dict:
     """Load ``filename`` into ``model``, refusing anything but an exact fit.
 
     mmengine's ``load_checkpoint(strict=False)`` (what the Runner uses for
@@ -209,8 +210,10 @@ def load_checkpoint_strict(model: torch.nn.Module, filename: str,
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    mismatched = [f'{k} (checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)})'
-                  for k in own if k in state and state[k].shape != own[k].shape]
+    mismatched = [
+        f'{k} (checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)})' for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
     problems = []
     if mismatched:
         problems.append(f'shape mismatch for {_listing(mismatched)}')
@@ -220,11 +223,12 @@ def load_checkpoint_strict(model: torch.nn.Module, filename: str,
         problems.append(f'unexpected keys {_listing(unexpected)}')
     if problems:
         raise CheckpointMismatchError(
-            f'checkpoint {filename} does not match the model {type(model).__name__}: '
-            + '; '.join(problems) + '. Evaluation and pseudo labels need every weight '
+            f'checkpoint {filename} does not match the model {type(model).__name__}: ' +
+            '; '.join(problems) + '. Evaluation and pseudo labels need every weight '
             'from the checkpoint (is it the checkpoint of this config?)')
-    bad = [k for k, v in state.items()
-           if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    bad = [
+        k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
     if bad:
         raise CheckpointMismatchError(f'checkpoint {filename} has NaN / inf values in '
                                       f'{_listing(bad)} (diverged training?)')

@@ -40,14 +40,14 @@ def use_atomic_checkpoints(cfg: Any) -> bool:
     Returns whether the hook was replaced.
     """
     hook = (cfg.get('default_hooks') or {}).get('checkpoint')
-    if isinstance(hook, dict) and hook.get('type') in (
-            'CheckpointHook', 'mmengine.CheckpointHook'):
+    if isinstance(hook, dict) and hook.get('type') in ('CheckpointHook', 'mmengine.CheckpointHook'):
         hook['type'] = 'mmwsss.AtomicCheckpointHook'
         return True
     return False
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None,
+def load_config(path: str,
+                cfg_options: Optional[dict] = None,
                 data_root: Optional[str] = None) -> Config:
     """``Config.fromfile`` + ``--cfg-options`` + ``--data-root``, in the tools' order."""
     cfg = Config.fromfile(path)

@@ -11,13 +11,14 @@ import torch
 import torch.distributed as torch_dist
 
 
-def _init_dist_pytorch_cpu(backend: str = 'gloo', init_backend: str = 'torch',
-                           **kwargs) -> None:
+def _init_dist_pytorch_cpu(backend: str = 'gloo', init_backend: str = 'torch', **kwargs) -> None:
     if init_backend != 'torch':
         raise ValueError(f'init_backend={init_backend!r} needs a GPU; CPU runs use torch')
     torch_dist.init_process_group(
-        backend='gloo', rank=int(os.environ['RANK']),
-        world_size=int(os.environ['WORLD_SIZE']), **kwargs)
+        backend='gloo',
+        rank=int(os.environ['RANK']),
+        world_size=int(os.environ['WORLD_SIZE']),
+        **kwargs)
 
 
 def setup_cpu_distributed(cfg=None) -> bool:

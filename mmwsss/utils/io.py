@@ -113,8 +113,7 @@ def atomic_write(path: str, write_fn: Callable[[BinaryIO], None]) -> None:
     tmp = temp_path_for(path)
     # O_EXCL: never write through a file (or link) someone else put there;
     # mode 0o666 is reduced by the umask like any open()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0),
-                 0o666)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0), 0o666)
     try:
         with os.fdopen(fd, 'wb') as f:
             write_fn(f)

@@ -119,8 +119,10 @@ def convert_efficientnet_lite(
     if missing or unexpected:
         raise KeyError(f'Converted keys do not match EfficientNetLite(arch={arch!r}): '
                        f'missing {missing}, unexpected {unexpected}')
-    bad_shapes = [f'{k}: {tuple(out[k].shape)} vs {tuple(v.shape)}'
-                  for k, v in expected.items() if out[k].shape != v.shape]
+    bad_shapes = [
+        f'{k}: {tuple(out[k].shape)} vs {tuple(v.shape)}' for k, v in expected.items()
+        if out[k].shape != v.shape
+    ]
     if bad_shapes:
         raise ValueError(f'Shape mismatch (converted vs EfficientNetLite({arch!r})): '
                          f'{bad_shapes}')

@@ -11,8 +11,10 @@ from mmwsss.testing.data import coco_mini_converted, coco_mini_root, make_voc_ti
 
 init_default_scope('mmwsss')
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not available')]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not available')
+]
 
 
 @pytest.fixture(scope='module')
@@ -21,8 +23,8 @@ def coco_voc_root():
 
 
 def _build(root, split, **kwargs):
-    cfg = dict(type='WSSSCOCODataset', data_root=root,
-               ann_file=f'ImageSets/Segmentation/{split}.txt')
+    cfg = dict(
+        type='WSSSCOCODataset', data_root=root, ann_file=f'ImageSets/Segmentation/{split}.txt')
     cfg.update(kwargs)
     return DATASETS.build(cfg)
 
@@ -47,8 +49,11 @@ def test_coco_mini_voc_space(coco_voc_root):
 
 
 def test_coco_mini_pipeline(coco_voc_root):
-    pipeline = [dict(type='LoadWSSSImageFromFile'), dict(type='LoadWSSSAnnotations'),
-                dict(type='PackWSSSInputs')]
+    pipeline = [
+        dict(type='LoadWSSSImageFromFile'),
+        dict(type='LoadWSSSAnnotations'),
+        dict(type='PackWSSSInputs')
+    ]
     val = _build(coco_voc_root, 'val', pipeline=pipeline)
     out = val[0]
     sample = out['data_samples']

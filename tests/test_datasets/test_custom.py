@@ -35,8 +35,11 @@ def _make(root, with_masks=False):
 
 
 def _build(root, **kwargs):
-    cfg = dict(type='WSSSCustomDataset', data_root=root, label_file='labels.csv',
-               metainfo=dict(classes=CLASSES))
+    cfg = dict(
+        type='WSSSCustomDataset',
+        data_root=root,
+        label_file='labels.csv',
+        metainfo=dict(classes=CLASSES))
     cfg.update(kwargs)
     return DATASETS.build(cfg)
 
@@ -51,8 +54,9 @@ def test_csv_labels(tmp_path):
     assert ds.metainfo['classes'] == ('background', ) + CLASSES
     assert ds.metainfo['palette'][0] == [0, 0, 0] and len(ds.metainfo['palette']) == 4
     # label-file order; ';' keeps the space inside 'traffic light'
-    assert [osp.relpath(ds.get_data_info(i)['img_path'], osp.join(root, 'images'))
-            for i in range(3)] == ['a.jpg', 'street/c.jpg', 'b.jpg']
+    assert [
+        osp.relpath(ds.get_data_info(i)['img_path'], osp.join(root, 'images')) for i in range(3)
+    ] == ['a.jpg', 'street/c.jpg', 'b.jpg']
     assert _fg(ds) == [[0], [1, 2], [0, 1]]
     assert ds.get_data_info(0)['seg_map_path'] is None
 
@@ -77,9 +81,14 @@ def test_masks_and_labels_from_masks(tmp_path):
     assert ds.get_data_info(1)['seg_map_path'] == osp.join(root, 'masks', 'street/c.png')
     ds = _build(root, data_prefix=prefix, label_file=None)  # lists images/, sorted
     assert _fg(ds) == [[0], [1], [2]]
-    ds = _build(root, data_prefix=prefix, pipeline=[
-        dict(type='LoadWSSSImageFromFile'), dict(type='LoadWSSSAnnotations'),
-        dict(type='PackWSSSInputs')])
+    ds = _build(
+        root,
+        data_prefix=prefix,
+        pipeline=[
+            dict(type='LoadWSSSImageFromFile'),
+            dict(type='LoadWSSSAnnotations'),
+            dict(type='PackWSSSInputs')
+        ])
     sample = ds[1]['data_samples']
     assert sample.img_labels == [1, 2] and sample.gt_sem_seg.data.max().item() == 3
 

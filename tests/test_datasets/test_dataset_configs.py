@@ -26,8 +26,8 @@ def _dataset(cfg, loader, data_root, **override):
 def test_configs_define_the_shared_names(name):
     cfg = Config.fromfile(osp.join(CFG_DIR, name))
     for key in LOADERS + ('train_pipeline', 'test_pipeline', 'pseudo_label_pipeline',
-                          'tta_pipeline', 'crop_size', 'num_classes', 'data_root',
-                          'val_evaluator', 'test_evaluator'):
+                          'tta_pipeline', 'crop_size', 'num_classes', 'data_root', 'val_evaluator',
+                          'test_evaluator'):
         assert key in cfg, (name, key)
     train = cfg.train_dataloader.dataset
     assert train.data_prefix.get('seg_map_path') is None  # classification stage: no masks
@@ -37,8 +37,10 @@ def test_configs_define_the_shared_names(name):
     pl = cfg.pseudo_label_dataloader
     assert pl.batch_size == 1 and pl.sampler.shuffle is False
     assert pl.dataset.data_prefix.seg_map_path
-    assert {t['type'] for t in pl.dataset.pipeline}.isdisjoint(
-        {'RandomFlip', 'RandomResizeLong', 'mmseg.RandomCrop', 'mmseg.PhotoMetricDistortion'})
+    assert {t['type']
+            for t in pl.dataset.pipeline}.isdisjoint({
+                'RandomFlip', 'RandomResizeLong', 'mmseg.RandomCrop', 'mmseg.PhotoMetricDistortion'
+            })
 
 
 @pytest.mark.e2e
@@ -47,8 +49,8 @@ def test_coco_mini_config_builds():
     cfg = Config.fromfile(osp.join(CFG_DIR, 'coco-mini_voc.py'))
     root = coco_mini_converted('voc')
     sizes = {k: len(_dataset(cfg, k, root)) for k in LOADERS}
-    assert sizes == dict(train_dataloader=104, val_dataloader=105, test_dataloader=105,
-                         pseudo_label_dataloader=104)
+    assert sizes == dict(
+        train_dataloader=104, val_dataloader=105, test_dataloader=105, pseudo_label_dataloader=104)
     train = _dataset(cfg, 'train_dataloader', root)
     out = train[0]
     assert out['inputs'].shape[0] == 3 and max(out['inputs'].shape[1:]) <= 320

@@ -50,8 +50,11 @@ def _voc_copy(root, n=3):
 
 
 def _voc(root, **kwargs):
-    cfg = dict(type='WSSSVOCDataset', data_root=root,
-               ann_file='ImageSets/Segmentation/train.txt', label_file='cls_labels.json')
+    cfg = dict(
+        type='WSSSVOCDataset',
+        data_root=root,
+        ann_file='ImageSets/Segmentation/train.txt',
+        label_file='cls_labels.json')
     cfg.update(kwargs)
     return DATASETS.build(cfg)
 
@@ -70,9 +73,13 @@ def _custom_copy(root, rows, header='image,labels\n', encoding='utf-8', names=No
 
 
 def _custom(root, label_file='labels.csv', **kwargs):
-    return DATASETS.build(dict(type='WSSSCustomDataset', data_root=root,
-                               label_file=label_file,
-                               metainfo=dict(classes=VOC_CLASSES[1:]), **kwargs))
+    return DATASETS.build(
+        dict(
+            type='WSSSCustomDataset',
+            data_root=root,
+            label_file=label_file,
+            metainfo=dict(classes=VOC_CLASSES[1:]),
+            **kwargs))
 
 
 # ----------------------------------------------------------------------- security
@@ -122,8 +129,9 @@ def test_split_with_duplicate_id_refused(tmp_path):
     ids = _voc_copy(root)
     with open(osp.join(root, 'ImageSets/Segmentation/train.txt'), 'a') as f:
         f.write(ids[1] + '\n')  # scored twice and "written 4" for 3 files before
-    with pytest.raises(ValueError, match=rf'train\.txt line 4: {ids[1]} is already listed '
-                                         r'on line 2'):
+    with pytest.raises(
+            ValueError, match=rf'train\.txt line 4: {ids[1]} is already listed '
+            r'on line 2'):
         _voc(root)
 
 
@@ -132,8 +140,8 @@ def test_json_duplicate_key_refused(tmp_path):
     root = str(tmp_path / 'c')
     names = _custom_copy(root, '')
     # json.load keeps the last value: motorbike would silently become cat
-    (tmp_path / 'c' / 'labels.json').write_text(
-        f'{{"{names[0]}": ["motorbike"], "{names[1]}": ["dog"], "{names[0]}": ["cat"]}}')
+    (tmp_path / 'c' / 'labels.json'
+     ).write_text(f'{{"{names[0]}": ["motorbike"], "{names[1]}": ["dog"], "{names[0]}": ["cat"]}}')
     with pytest.raises(ValueError, match=rf"labels\.json: key '{names[0]}' appears twice"):
         _custom(root, label_file='labels.json')
 
@@ -142,8 +150,8 @@ def test_json_duplicate_key_refused(tmp_path):
 def test_csv_row_with_extra_field_refused(tmp_path):
     root = str(tmp_path / 'c')
     names = _custom_copy(root, '')
-    (tmp_path / 'c' / 'labels.csv').write_text(
-        f'image,labels\n{names[0]},dog\n{names[1]},bottle,person\n')
+    (tmp_path / 'c' /
+     'labels.csv').write_text(f'image,labels\n{names[0]},dog\n{names[1]},bottle,person\n')
     with pytest.raises(ValueError, match=r'labels\.csv line 3: 3 fields but the header has 2'):
         _custom(root)
 
@@ -180,17 +188,17 @@ def test_same_file_name_in_two_folders_are_two_samples(tmp_path):
     # same file name in a/ and b/: copy the first image under b/ with a's name too
     _custom_copy(root, '', names=names)
     shutil.copy(osp.join(root, 'images', names[1]), osp.join(root, 'images', 'b', base[0]))
-    (tmp_path / 'c' / 'labels.csv').write_text(
-        f'image,labels\na/{base[0]},dog\nb/{base[0]},cat\n')
+    (tmp_path / 'c' / 'labels.csv').write_text(f'image,labels\na/{base[0]},dog\nb/{base[0]},cat\n')
     os.makedirs(osp.join(root, 'masks', 'a'))
     os.makedirs(osp.join(root, 'masks', 'b'))
-    ds = _custom(root, data_prefix=dict(img_path='images', seg_map_path='masks'),
-                 lazy_init=True)
+    ds = _custom(root, data_prefix=dict(img_path='images', seg_map_path='masks'), lazy_init=True)
     samples = ds.list_samples()
-    assert [s[2] for s in samples] == [osp.join(root, 'masks', 'a', osp.splitext(base[0])[0]
-                                                + '.png'),
-                                       osp.join(root, 'masks', 'b', osp.splitext(base[0])[0]
-                                                + '.png')]
+    assert [s[2] for s in samples] == [
+        osp.join(root, 'masks', 'a',
+                 osp.splitext(base[0])[0] + '.png'),
+        osp.join(root, 'masks', 'b',
+                 osp.splitext(base[0])[0] + '.png')
+    ]
     assert ds.metainfo['img_root'] == osp.join(root, 'images')
 
 
@@ -200,8 +208,7 @@ def test_keys_differing_only_by_extension_refused(tmp_path):
     names = _custom_copy(root, '')
     stem = osp.splitext(names[0])[0]
     shutil.copy(osp.join(root, 'images', names[0]), osp.join(root, 'images', stem + '.png'))
-    (tmp_path / 'c' / 'labels.csv').write_text(
-        f'image,labels\n{names[0]},dog\n{stem}.png,cat\n')
+    (tmp_path / 'c' / 'labels.csv').write_text(f'image,labels\n{names[0]},dog\n{stem}.png,cat\n')
     with pytest.raises(ValueError, match=rf'{stem}\.png .* differ only by their extension'):
         _custom(root)
 
@@ -228,5 +235,4 @@ def test_csv_with_excel_bom_reads(tmp_path):
     assert (tmp_path / 'c' / 'labels.csv').read_bytes()[:3] == b'\xef\xbb\xbf'
     ds = _custom(root)
     assert [np.flatnonzero(ds.get_data_info(i)['gt_img_label']).tolist()
-            for i in range(2)] == [[VOC_CLASSES.index('dog') - 1],
-                                   [VOC_CLASSES.index('cat') - 1]]
+            for i in range(2)] == [[VOC_CLASSES.index('dog') - 1], [VOC_CLASSES.index('cat') - 1]]

@@ -12,8 +12,11 @@ from mmwsss.testing.data import make_voc_tiny
 
 init_default_scope('mmwsss')
 
-PIPELINE = [dict(type='LoadWSSSImageFromFile'), dict(type='LoadWSSSAnnotations'),
-            dict(type='PackWSSSInputs')]
+PIPELINE = [
+    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadWSSSAnnotations'),
+    dict(type='PackWSSSInputs')
+]
 
 
 def _pseudo(root, ids, value=15):
@@ -27,10 +30,13 @@ def _pseudo(root, ids, value=15):
 
 
 def _build(root, **kwargs):
-    cfg = dict(type='PseudoLabelDataset', data_root=root, label_space='voc',
-               ann_file='ImageSets/Segmentation/train.txt',
-               data_prefix=dict(img_path='JPEGImages', seg_map_path='pseudo'),
-               pipeline=PIPELINE)
+    cfg = dict(
+        type='PseudoLabelDataset',
+        data_root=root,
+        label_space='voc',
+        ann_file='ImageSets/Segmentation/train.txt',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='pseudo'),
+        pipeline=PIPELINE)
     cfg.update(kwargs)
     return DATASETS.build(cfg)
 
@@ -68,6 +74,8 @@ def test_bad_values_and_config(tmp_path):
     with pytest.raises(ValueError, match='seg_map_path'):
         _build(info['data_root'], data_prefix=dict(img_path='JPEGImages'))
     # explicit classes instead of a label space
-    ds = _build(info['data_root'], label_space=None,
-                metainfo=dict(classes=('background', ) + tuple(f'c{i}' for i in range(30))))
+    ds = _build(
+        info['data_root'],
+        label_space=None,
+        metainfo=dict(classes=('background', ) + tuple(f'c{i}' for i in range(30))))
     assert ds[0]['data_samples'].gt_sem_seg.data.max().item() == 21

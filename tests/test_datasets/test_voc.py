@@ -15,8 +15,11 @@ from mmwsss.testing.data import make_voc_tiny
 init_default_scope('mmwsss')
 
 SPLIT = 'ImageSets/Segmentation/train.txt'
-FULL_PIPELINE = [dict(type='LoadWSSSImageFromFile'), dict(type='LoadWSSSAnnotations'),
-                 dict(type='PackWSSSInputs')]
+FULL_PIPELINE = [
+    dict(type='LoadWSSSImageFromFile'),
+    dict(type='LoadWSSSAnnotations'),
+    dict(type='PackWSSSInputs')
+]
 
 
 @pytest.fixture
@@ -56,8 +59,10 @@ def test_labels_from_file_or_masks(voc, label_file):
 
 
 def test_without_masks(voc):
-    ds = _build(voc, label_file='cls_labels.json',
-                data_prefix=dict(img_path='JPEGImages', seg_map_path=None))
+    ds = _build(
+        voc,
+        label_file='cls_labels.json',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path=None))
     assert all(ds.get_data_info(i)['seg_map_path'] is None for i in range(len(ds)))
     with pytest.raises(ValueError, match='no image labels'):
         _build(voc, data_prefix=dict(img_path='JPEGImages', seg_map_path=''))
@@ -78,8 +83,8 @@ def test_irn_integer_keys(tmp_path):
     # IRN stores ids as ints: '2007_000032' -> 2007000032
     for old, new in (('img_0', '2007_000032'), ('img_1', '2008_000123')):
         for sub, ext in (('JPEGImages', '.jpg'), ('SegmentationClass', '.png')):
-            os.rename(osp.join(str(tmp_path), sub, old + ext),
-                      osp.join(str(tmp_path), sub, new + ext))
+            os.rename(
+                osp.join(str(tmp_path), sub, old + ext), osp.join(str(tmp_path), sub, new + ext))
     with open(osp.join(str(tmp_path), SPLIT), 'w') as f:
         f.write('2007_000032\n2008_000123\n')
     vec = np.zeros(20, np.float32)
@@ -98,8 +103,7 @@ def test_errors(voc):
         _build(voc, ann_file='ImageSets/Segmentation/bad.txt', label_file='cls_labels.json')
     # unknown class name in the label file
     with open(osp.join(root, 'names.json'), 'w') as f:
-        json.dump({'img_0': ['person'], 'img_1': ['cat', 'unicorn'], 'img_2': [],
-                   'img_3': [0]}, f)
+        json.dump({'img_0': ['person'], 'img_1': ['cat', 'unicorn'], 'img_2': [], 'img_3': [0]}, f)
     with pytest.raises(ValueError, match=r"names.json \[img_1\].*'unicorn'"):
         _build(voc, label_file='names.json')
     # an image missing from the label file
@@ -119,8 +123,8 @@ def test_errors(voc):
 
 
 def _write_mask(root, name, arr):
-    write_mask_atomic(osp.join(root, 'SegmentationClass', name + '.png'), arr.astype(np.uint8),
-                      voc_colormap(256))
+    write_mask_atomic(
+        osp.join(root, 'SegmentationClass', name + '.png'), arr.astype(np.uint8), voc_colormap(256))
 
 
 def test_bad_masks(voc):

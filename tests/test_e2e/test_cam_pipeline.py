@@ -22,14 +22,20 @@ CAM_CFG = 'configs/cam/cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.p
 SEG_CFG = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
 N_IMAGES = 6
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not found')]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not found')
+]
 
 
 def _run(*args: str) -> str:
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='2')
-    proc = subprocess.run([sys.executable, *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([sys.executable, *args],
+                          cwd=REPO,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=900)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
     return out
@@ -37,8 +43,10 @@ def _run(*args: str) -> str:
 
 def _pretrained_options(ckpt: str) -> list:
     """Point the backbone and the head transfer of CAM_CFG at ``ckpt``."""
-    return [f'model.backbone.init_cfg.checkpoint={ckpt}',
-            f'model.decode_head.init_cfg.1.checkpoint={ckpt}']
+    return [
+        f'model.backbone.init_cfg.checkpoint={ckpt}',
+        f'model.decode_head.init_cfg.1.checkpoint={ckpt}'
+    ]
 
 
 @pytest.fixture(scope='module')
@@ -46,9 +54,13 @@ def workspace(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('e2e')
     data_root = str(tmp / 'coco-mini-voc')
     src = coco_mini_root()
-    convert_coco(osp.join(src, 'annotations', 'instances_train2017.json'),
-                 osp.join(src, 'train2017'), data_root, label_space='voc', link=True,
-                 log=lambda msg: None)
+    convert_coco(
+        osp.join(src, 'annotations', 'instances_train2017.json'),
+        osp.join(src, 'train2017'),
+        data_root,
+        label_space='voc',
+        link=True,
+        log=lambda msg: None)
     split_dir = osp.join(data_root, 'ImageSets', 'Segmentation')
     with open(osp.join(split_dir, 'train.txt')) as f:
         ids = f.read().split()[:N_IMAGES]
@@ -69,24 +81,24 @@ def test_stage1_pseudo_labels_eval_stage2(workspace):
     out = _run('tools/train.py', CAM_CFG, '--work-dir', work1, '--data-root', data_root,
                '--cfg-options', 'train_cfg.max_iters=3', 'train_dataloader.batch_size=2',
                'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-               *_pretrained_options(workspace['pretrained']),
-               'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1')
+               *_pretrained_options(workspace['pretrained']), 'default_hooks.checkpoint.interval=3',
+               'default_hooks.logger.interval=1')
     # the CAM head started from the ImageNet classifier rows of all 20 VOC classes
     assert 'ClassifierTransfer: 20/20 classes' in out
     ckpt = osp.join(work1, 'iter_3.pth')
     assert osp.isfile(ckpt)
 
     # --- seeds scored on the training images with the threshold sweep
-    out = _run('tools/test.py', CAM_CFG, ckpt, '--work-dir', str(tmp / 'test1'),
-               '--data-root', data_root, '--cfg-options',
-               f'test_dataloader.dataset.ann_file={mini}', 'test_dataloader.num_workers=0',
-               'test_dataloader.persistent_workers=False', 'model.test_cfg.scales=[1.0]')
+    out = _run('tools/test.py', CAM_CFG, ckpt, '--work-dir', str(tmp / 'test1'), '--data-root',
+               data_root, '--cfg-options', f'test_dataloader.dataset.ann_file={mini}',
+               'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+               'model.test_cfg.scales=[1.0]')
     assert 'mIoU' in out and 'bg_thr' in out
 
     # --- pseudo labels: one PNG per image, resumable
     pl_dir = str(tmp / 'pl')
-    gen = ('tools/generate_pseudo_labels.py', CAM_CFG, ckpt, '--out-dir', pl_dir,
-           '--data-root', data_root, '--save-cams', '--cfg-options',
+    gen = ('tools/generate_pseudo_labels.py', CAM_CFG, ckpt, '--out-dir', pl_dir, '--data-root',
+           data_root, '--save-cams', '--cfg-options',
            f'pseudo_label_dataloader.dataset.ann_file={mini}',
            'pseudo_label_dataloader.num_workers=0',
            'pseudo_label_dataloader.persistent_workers=False', 'model.test_cfg.scales=[1.0]')
@@ -106,21 +118,20 @@ def test_stage1_pseudo_labels_eval_stage2(workspace):
 
     # --- evaluate the folder against the ground truth
     js = str(tmp / 'eval.json')
-    _run('tools/eval_pseudo_labels.py', pl_dir, osp.join(data_root, 'SegmentationClass'),
-         '--split', osp.join(data_root, mini), '--classes-from',
-         osp.join(data_root, 'meta.json'), '--json', js)
+    _run('tools/eval_pseudo_labels.py', pl_dir, osp.join(data_root, 'SegmentationClass'), '--split',
+         osp.join(data_root, mini), '--classes-from', osp.join(data_root, 'meta.json'), '--json',
+         js)
     res = json.load(open(js))
     assert 0 <= res['mIoU'] <= 100
 
     # --- stage 2: plain mmseg DeepLabV3+ on the pseudo labels
     work2 = str(tmp / 'stage2')
-    _run('tools/train.py', SEG_CFG, '--work-dir', work2, '--data-root', data_root,
-         '--cfg-options', 'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
+    _run('tools/train.py', SEG_CFG, '--work-dir', work2, '--data-root', data_root, '--cfg-options',
+         'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
          f'train_dataloader.dataset.ann_file={mini}',
          f'train_dataloader.dataset.pseudo_label_dir={pl_dir}',
-         f'val_dataloader.dataset.ann_file={mini}',
-         'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
-         'train_dataloader.persistent_workers=False',
+         f'val_dataloader.dataset.ann_file={mini}', 'train_dataloader.batch_size=2',
+         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
          f'model.backbone.init_cfg.checkpoint={workspace["pretrained"]}',
          'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1')
     assert osp.isfile(osp.join(work2, 'iter_2.pth'))
@@ -134,13 +145,17 @@ def test_two_process_cpu_training_and_generation(workspace):
     work = str(tmp / 'dist')
     env_port = dict(os.environ, PORT='29611', PYTHONPATH=REPO, OMP_NUM_THREADS='1')
     common = ['--data-root', data_root]
-    proc = subprocess.run(
-        ['bash', 'tools/dist_train.sh', CAM_CFG, '2', '--work-dir', work, *common,
-         '--cfg-options', 'train_cfg.max_iters=2', 'train_dataloader.batch_size=1',
-         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-         *_pretrained_options(workspace['pretrained']),
-         'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1'],
-        cwd=REPO, env=env_port, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([
+        'bash', 'tools/dist_train.sh', CAM_CFG, '2', '--work-dir', work, *common, '--cfg-options',
+        'train_cfg.max_iters=2', 'train_dataloader.batch_size=1', 'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False', *_pretrained_options(workspace['pretrained']),
+        'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1'
+    ],
+                          cwd=REPO,
+                          env=env_port,
+                          capture_output=True,
+                          text=True,
+                          timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     assert 'Distributed launcher: pytorch' in proc.stdout + proc.stderr or \
         'world_size: 2' in proc.stdout + proc.stderr
@@ -149,13 +164,17 @@ def test_two_process_cpu_training_and_generation(workspace):
 
     pl_dir = str(tmp / 'dist_pl')
     env_port['PORT'] = '29612'
-    proc = subprocess.run(
-        ['bash', 'tools/dist_generate_pseudo_labels.sh', CAM_CFG, ckpt, '2',
-         '--out-dir', pl_dir, *common, '--cfg-options',
-         f'pseudo_label_dataloader.dataset.ann_file={mini}',
-         'pseudo_label_dataloader.num_workers=0',
-         'pseudo_label_dataloader.persistent_workers=False', 'model.test_cfg.scales=[1.0]'],
-        cwd=REPO, env=env_port, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([
+        'bash', 'tools/dist_generate_pseudo_labels.sh', CAM_CFG, ckpt, '2', '--out-dir', pl_dir,
+        *common, '--cfg-options', f'pseudo_label_dataloader.dataset.ann_file={mini}',
+        'pseudo_label_dataloader.num_workers=0', 'pseudo_label_dataloader.persistent_workers=False',
+        'model.test_cfg.scales=[1.0]'
+    ],
+                          cwd=REPO,
+                          env=env_port,
+                          capture_output=True,
+                          text=True,
+                          timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     written = sorted(f[:-4] for f in os.listdir(pl_dir) if f.endswith('.png'))
     assert written == sorted(workspace['ids'])

@@ -27,8 +27,12 @@ pytestmark = [
 
 def _run(*args: str) -> str:
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='2')
-    proc = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=1200)
+    proc = subprocess.run([sys.executable, *args],
+                          cwd=REPO,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=1200)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
     return out
@@ -51,21 +55,21 @@ def test_toco_trains_and_is_evaluated(tmp_path):
     val = _split(tmp_path, 'val2.txt', osp.join(split_dir, 'val.txt'), 2)
     work = str(tmp_path / 'toco')
     loader = ['num_workers=0', 'persistent_workers=False']
-    out = _run('tools/train.py', CFG, '--work-dir', work, '--data-root', root,
-               '--cfg-options', 'train_cfg.max_iters=2', f'train_dataloader.dataset.ann_file={train}',
+    out = _run('tools/train.py', CFG, '--work-dir', work, '--data-root', root, '--cfg-options',
+               'train_cfg.max_iters=2', f'train_dataloader.dataset.ann_file={train}',
                f'val_dataloader.dataset.ann_file={val}',
-               *[f'{d}.{o}' for d in ('train_dataloader', 'val_dataloader') for o in loader],
-               'model.loss_terms.4.schedule.start=-1', 'model.loss_terms.5.schedule.start=-1',
+               *[f'{d}.{o}' for d in ('train_dataloader', 'val_dataloader') for o in loader
+                 ], 'model.loss_terms.4.schedule.start=-1', 'model.loss_terms.5.schedule.start=-1',
                'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2')
     # the real weights loaded, every ToCo term ran, the seg head was evaluated on val
     assert 'missing keys' not in out and 'unexpected key' not in out
-    for key in ('cls.loss_cls', 'cls_aux.loss_cls', 'ptc.loss_ptc', 'ctc.loss_ctc',
-                'seg.loss_seg', 'reg.loss_reg'):
+    for key in ('cls.loss_cls', 'cls_aux.loss_cls', 'ptc.loss_ptc', 'ctc.loss_ctc', 'seg.loss_seg',
+                'reg.loss_reg'):
         assert key in out, key
     assert 'mIoU' in out
     ckpt = osp.join(work, 'iter_2.pth')
     assert osp.isfile(ckpt)
-    out = _run('tools/test.py', SEEDS, ckpt, '--work-dir', str(tmp_path / 'seeds'),
-               '--data-root', root, '--cfg-options', f'test_dataloader.dataset.ann_file={train}',
+    out = _run('tools/test.py', SEEDS, ckpt, '--work-dir', str(tmp_path / 'seeds'), '--data-root',
+               root, '--cfg-options', f'test_dataloader.dataset.ann_file={train}',
                *[f'test_dataloader.{o}' for o in loader])
     assert 'bg_thr' in out and 'mIoU' in out

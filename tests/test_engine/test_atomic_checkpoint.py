@@ -35,16 +35,25 @@ randomness = dict(seed=0)
 def _train(tmp_path, work_dir, *args, max_iters=4, crash=None):
     cfg = tmp_path / f'toy_{max_iters}.py'
     cfg.write_text(CFG.format(max_iters=max_iters))
-    env = dict(os.environ, OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([HERE, REPO, os.environ.get('PYTHONPATH', '')]))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=os.pathsep.join([HERE, REPO, os.environ.get('PYTHONPATH', '')]))
     env.pop('MMWSSS_CRASH_WRITE', None)
     if crash:
         env['MMWSSS_CRASH_WRITE'] = crash
     code = ('import crash_on_write, runpy, sys; sys.argv = sys.argv[1:]; '
             'runpy.run_path(sys.argv[0], run_name="__main__")')
-    return subprocess.run([sys.executable, '-c', code, 'tools/train.py', str(cfg),
-                           '--work-dir', str(work_dir), *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run([
+        sys.executable, '-c', code, 'tools/train.py',
+        str(cfg), '--work-dir',
+        str(work_dir), *args
+    ],
+                          cwd=REPO,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
 
 
 def _ckpts(work_dir):

@@ -8,14 +8,14 @@ def _toco_lr(it, lr0=6e-5, warm=1500, ratio=1e-6, max_it=20000, power=0.9):
     """ToCo utils/optimizer.py PolyWarmupAdamW, written out."""
     if it < warm:
         return lr0 * (1 - (1 - it / warm) * (1 - ratio))
-    return lr0 * (1 - it / max_it) ** power
+    return lr0 * (1 - it / max_it)**power
 
 
 def test_factor_by_hand():
     assert poly_warmup_factor(0, 1500, 1e-6, 20000, 0.9) == pytest.approx(1e-6)
     assert poly_warmup_factor(750, 1500, 1e-6, 20000, 0.9) == pytest.approx(0.5 + 0.5e-6)
     # the poly part counts from 0: at the end of the warm-up (1 - 0.075) ** 0.9 = 0.93226
-    assert poly_warmup_factor(1500, 1500, 1e-6, 20000, 0.9) == pytest.approx(0.925 ** 0.9)
+    assert poly_warmup_factor(1500, 1500, 1e-6, 20000, 0.9) == pytest.approx(0.925**0.9)
 
 
 def test_scheduler_matches_official_rule_per_group():

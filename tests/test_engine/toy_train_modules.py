@@ -19,7 +19,7 @@ class ToyRegressor(BaseModel):
     def forward(self, inputs, labels=None, mode='tensor'):
         out = self.out(torch.relu(self.hidden(inputs)))
         if mode == 'loss':
-            return dict(loss=((out - labels) ** 2).mean())
+            return dict(loss=((out - labels)**2).mean())
         return out
 
 

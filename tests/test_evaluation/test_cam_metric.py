@@ -12,8 +12,7 @@ from mmwsss.registry import METRICS
 from mmwsss.structures import WSSSDataSample
 
 GT = torch.tensor([[0, 1, 1], [2, 2, 255]])
-CAMS = torch.tensor([[[0.1, 0.8, 0.3], [0.2, 0.6, 0.9]],
-                     [[0.2, 0.1, 0.4], [0.7, 0.5, 0.1]]])
+CAMS = torch.tensor([[[0.1, 0.8, 0.3], [0.2, 0.6, 0.9]], [[0.2, 0.1, 0.4], [0.7, 0.5, 0.1]]])
 CLASSES = ('background', 'cat', 'dog')
 
 
@@ -75,8 +74,9 @@ def test_fixed_threshold_and_two_images_accumulate():
     assert res['bg_thr'] == 0.5 and res['mIoU'] == 44.44  # counts double, ratios equal
     # image 2 = all background GT, CAM everywhere 0 -> adds 6 TP bg pixels at any t
     gt2 = torch.zeros(2, 3, dtype=torch.long)
-    res = run(CAMMetric(bg_thr=0.5), [make_sample(), make_sample(cams=torch.zeros(2, 2, 3),
-                                                                 gt=gt2)])
+    res = run(
+        CAMMetric(bg_thr=0.5),
+        [make_sample(), make_sample(cams=torch.zeros(2, 2, 3), gt=gt2)])
     # bg: TP 7, GT 7, pred 8 -> 7/8; cat 1/3; dog 1/2
     assert res['mIoU'] == round(100 * (7 / 8 + 1 / 3 + 1 / 2) / 3, 2)
 
@@ -119,8 +119,9 @@ def test_source_selects_labels_over_cams():
 def test_nan_class_excluded(tmp_path):
     out = tmp_path / 'cam.json'
     cams = torch.cat([CAMS, torch.zeros(1, 2, 3)])  # class 3 never in GT nor predicted
-    res = run(CAMMetric(bg_thr=0.3, out_file=str(out)), [make_sample(cams=cams)],
-              meta=dict(classes=CLASSES + ('bird', )))
+    res = run(
+        CAMMetric(bg_thr=0.3, out_file=str(out)), [make_sample(cams=cams)],
+        meta=dict(classes=CLASSES + ('bird', )))
     assert res['mIoU'] == 55.56  # mean over the 3 other classes
     dump = json.loads(out.read_text())
     assert dump['per_class']['bird'] == dict(IoU=None, Precision=None, Recall=None)
@@ -128,8 +129,10 @@ def test_nan_class_excluded(tmp_path):
 
 
 def test_results_are_small_and_rank_merge_is_exact():
-    many = [make_sample(cams=torch.rand(80, 40, 50), gt=torch.randint(0, 81, (40, 50)))
-            for _ in range(4)]
+    many = [
+        make_sample(cams=torch.rand(80, 40, 50), gt=torch.randint(0, 81, (40, 50)))
+        for _ in range(4)
+    ]
     metric = CAMMetric()
     metric.dataset_meta = dict(classes=[str(i) for i in range(81)])
     metric.process({}, many)
@@ -162,15 +165,19 @@ def test_through_mmengine_evaluator_with_gt_img_label():
     from mmengine.evaluator import Evaluator
     sample = make_sample(as_dict=False)
     sample.gt_img_label = torch.tensor([1., 0.])  # no metainfo img_labels: fallback
-    evaluator = Evaluator([dict(type='mmwsss.CAMMetric', thresholds=[0.1, 0.3],
-                                prefix='cam')])
+    evaluator = Evaluator([dict(type='mmwsss.CAMMetric', thresholds=[0.1, 0.3], prefix='cam')])
     evaluator.dataset_meta = dict(classes=CLASSES)
     evaluator.process(data_samples=[sample], data_batch={})
     res = evaluator.evaluate(1)
     # dog masked; t=0.1: labels [[0,1,1],[1,1]] -> IoU (1, 2/4, 0) -> 50
     #             t=0.3: labels [[0,1,0],[0,1]] -> IoU (1/3, 1/3, 0) -> 22.22
-    assert res == {'cam/mIoU': 50.0, 'cam/mPrecision': 75.0, 'cam/mRecall': 66.67,
-                   'cam/aAcc': 60.0, 'cam/bg_thr': 0.1}
+    assert res == {
+        'cam/mIoU': 50.0,
+        'cam/mPrecision': 75.0,
+        'cam/mRecall': 66.67,
+        'cam/aAcc': 60.0,
+        'cam/bg_thr': 0.1
+    }
 
 
 # --- issue 9 ------------------------------------------------------------------------------
@@ -200,12 +207,16 @@ def test_output_dir_writes_the_scored_predictions(tmp_path, mode):
     from mmwsss.models.utils.cam import cam_to_label
     out = tmp_path / 'out'
     img_root = str(tmp_path / 'images')
-    kwargs = dict(sweep=dict(thresholds=[0.3, 0.5]), fixed=dict(bg_thr=0.5),
-                  labels=dict(source='pred_sem_seg'))[mode]
+    kwargs = dict(
+        sweep=dict(thresholds=[0.3, 0.5]),
+        fixed=dict(bg_thr=0.5),
+        labels=dict(source='pred_sem_seg'))[mode]
     metric = CAMMetric(output_dir=str(out), **kwargs)
     pred = torch.tensor([[0, 1, 2], [2, 255, 0]])
-    samples = [_sample_at(f'{img_root}/a/x.jpg', pred=pred),
-               _sample_at(f'{img_root}/b/x.jpg', cams=CAMS.flip(-1), pred=pred)]
+    samples = [
+        _sample_at(f'{img_root}/a/x.jpg', pred=pred),
+        _sample_at(f'{img_root}/b/x.jpg', cams=CAMS.flip(-1), pred=pred)
+    ]
     res = run(metric, samples, meta=dict(classes=CLASSES, img_root=img_root))
     thr = res.get('bg_thr', 0.5)
     for key, cams in (('a/x', CAMS), ('b/x', CAMS.flip(-1))):

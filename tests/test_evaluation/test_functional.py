@@ -4,16 +4,14 @@ import pytest
 import torch
 
 from mmwsss.evaluation.functional import (DEFAULT_THRESHOLDS, confusion_matrix, format_table,
-                                          histogram_to_confusion, iou_from_confusion,
-                                          nanmean, precision_recall_from_confusion,
-                                          segmentation_scores, sweep_confusion,
-                                          threshold_histogram)
+                                          histogram_to_confusion, iou_from_confusion, nanmean,
+                                          precision_recall_from_confusion, segmentation_scores,
+                                          sweep_confusion, threshold_histogram)
 from mmwsss.models.utils.cam import cam_to_label
 
 # 2x3 toy: GT classes 0 (bg), 1, 2 and one ignore pixel; CAM channel k = class k + 1.
 GT = torch.tensor([[0, 1, 1], [2, 2, 255]])
-CAMS = torch.tensor([[[0.1, 0.8, 0.3], [0.2, 0.6, 0.9]],
-                     [[0.2, 0.1, 0.4], [0.7, 0.5, 0.1]]])
+CAMS = torch.tensor([[[0.1, 0.8, 0.3], [0.2, 0.6, 0.9]], [[0.2, 0.1, 0.4], [0.7, 0.5, 0.1]]])
 # per pixel (max, argmax + 1): (.2, 2) (.8, 1) (.4, 2) / (.7, 2) (.6, 1) (.9, 1 but GT ignore)
 
 
@@ -53,8 +51,8 @@ def test_sweep_equals_cam_to_label_per_threshold(seed):
     swept = sweep_confusion(cams, gt, thresholds, labels)
     for i, t in enumerate(thresholds):
         label = cam_to_label(cams[None], labels[None], bg_thr=t)[0]
-        np.testing.assert_array_equal(swept[i], confusion_matrix(label, gt, num_fg + 1),
-                                      err_msg=f'threshold {t}')
+        np.testing.assert_array_equal(
+            swept[i], confusion_matrix(label, gt, num_fg + 1), err_msg=f'threshold {t}')
 
 
 def test_histogram_counts_every_valid_pixel_once():

@@ -23,10 +23,11 @@ def test_example_project_pooling_and_config():
     feat = torch.tensor([[[[1., 3.]], [[2., 0.]]]])  # cam = [2+2, 6+0] = [4, 6]
     logits, cams = head([feat])
     assert cams.flatten().tolist() == [4.0, 6.0]
-    expected = math.sqrt((4 ** 2 + 6 ** 2) / 2)  # = sqrt(26) = 5.0990
+    expected = math.sqrt((4**2 + 6**2) / 2)  # = sqrt(26) = 5.0990
     assert logits.item() == __import__('pytest').approx(expected, rel=1e-5)
-    cfg = Config.fromfile(osp.join(
-        REPO, 'projects/example_project/configs/'
-        'cam-gem_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'))
+    cfg = Config.fromfile(
+        osp.join(
+            REPO, 'projects/example_project/configs/'
+            'cam-gem_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'))
     assert cfg.model.decode_head.pool.type == 'DummyGeMPool'
     assert cfg.custom_imports.imports == ['projects.example_project.dummy']

@@ -9,11 +9,16 @@ from mmwsss.structures import BackboneOutput
 
 
 def _out() -> BackboneOutput:
-    feats = [torch.arange(2 * 4 * 3 * 5, dtype=torch.float32).reshape(2, 4, 3, 5),
-             torch.ones(2, 4, 3, 5)]
-    return BackboneOutput(feats, cls_tokens=torch.zeros(2, 1, 4),
-                          tokens={'aux': torch.full((2, 4, 3, 5), 2.0)},
-                          attns={11: torch.full((2, 2, 16, 16), 1 / 16)}, grid=[3, 5])
+    feats = [
+        torch.arange(2 * 4 * 3 * 5, dtype=torch.float32).reshape(2, 4, 3, 5),
+        torch.ones(2, 4, 3, 5)
+    ]
+    return BackboneOutput(
+        feats,
+        cls_tokens=torch.zeros(2, 1, 4),
+        tokens={'aux': torch.full((2, 4, 3, 5), 2.0)},
+        attns={11: torch.full((2, 2, 16, 16), 1 / 16)},
+        grid=[3, 5])
 
 
 def test_tuple_semantics_for_mmseg():

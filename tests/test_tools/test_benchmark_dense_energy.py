@@ -17,8 +17,11 @@ def test_case_shapes_and_rules():
 
 def test_rows_report_both_filters_and_extrapolate(tmp_path, capsys):
     out = tmp_path / 'rows.json'
-    rows = tool.main(['--sizes', '16', '24', '--classes', '3', '--repeat', '1',
-                      '--dense-max-size', '16', '--no-isolate', '--json', str(out)])
+    rows = tool.main([
+        '--sizes', '16', '24', '--classes', '3', '--repeat', '1', '--dense-max-size', '16',
+        '--no-isolate', '--json',
+        str(out)
+    ])
     assert [r['size'] for r in rows] == [16, 24]
     small, big = rows
     assert small['dense_extrapolated'] is False and 0 < small['energy_ratio'] < 1

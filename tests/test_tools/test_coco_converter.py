@@ -30,18 +30,22 @@ def _rect(x0, y0, x1, y1):
 def _tiny_coco(root):
     img_dir = osp.join(root, 'imgs')
     os.makedirs(img_dir)
-    images = [dict(id=1, file_name='a.jpg', height=10, width=10),
-              dict(id=2, file_name='b.jpg', height=6, width=8),
-              dict(id=3, file_name='c.jpg', height=5, width=5)]
+    images = [
+        dict(id=1, file_name='a.jpg', height=10, width=10),
+        dict(id=2, file_name='b.jpg', height=6, width=8),
+        dict(id=3, file_name='c.jpg', height=5, width=5)
+    ]
     for im in images:
-        Image.new('RGB', (im['width'], im['height']), (90, 120, 30)).save(
-            osp.join(img_dir, im['file_name']))
+        Image.new('RGB', (im['width'], im['height']),
+                  (90, 120, 30)).save(osp.join(img_dir, im['file_name']))
     crowd = dict(size=[10, 10], counts=[7] + [3, 7] * 9 + [3])  # column-major runs
     anns = [
-        dict(id=1, image_id=1, category_id=18, iscrowd=0, area=16.0, segmentation=_rect(4, 4, 8, 8)),
+        dict(
+            id=1, image_id=1, category_id=18, iscrowd=0, area=16.0, segmentation=_rect(4, 4, 8, 8)),
         dict(id=2, image_id=1, category_id=1, iscrowd=0, area=36.0, segmentation=_rect(0, 0, 6, 6)),
         dict(id=3, image_id=1, category_id=1, iscrowd=1, area=30.0, segmentation=crowd),
-        dict(id=4, image_id=1, category_id=38, iscrowd=0, area=9.0, segmentation=_rect(7, 0, 10, 3)),
+        dict(
+            id=4, image_id=1, category_id=38, iscrowd=0, area=9.0, segmentation=_rect(7, 0, 10, 3)),
         dict(id=5, image_id=2, category_id=38, iscrowd=0, area=4.0, segmentation=_rect(1, 1, 3, 3)),
     ]
     ann_dir = osp.join(root, 'annotations')
@@ -57,8 +61,8 @@ def _expected_voc_a():
     assert (person, dog) == (15, 12)
     exp = np.zeros((10, 10), np.uint8)
     exp[0:6, 0:6] = 15
-    exp[7:10, :] = 255      # crowd drawn first ...
-    exp[4:8, 4:8] = 12      # ... so the dog keeps row 7, and it stays on top of the person
+    exp[7:10, :] = 255  # crowd drawn first ...
+    exp[4:8, 4:8] = 12  # ... so the dog keeps row 7, and it stays on top of the person
     return exp
 
 
@@ -73,9 +77,11 @@ def test_split_from_ann_file():
 
 
 def test_category_to_index_voc_names():
-    cats = [dict(id=i, name=n) for i, n in enumerate(
-        ['airplane', 'motorcycle', 'dining table', 'couch', 'potted plant', 'tv', 'dog',
-         'kite'])]
+    cats = [
+        dict(id=i, name=n) for i, n in enumerate([
+            'airplane', 'motorcycle', 'dining table', 'couch', 'potted plant', 'tv', 'dog', 'kite'
+        ])
+    ]
     idx = category_to_index(cats, 'voc')
     assert [idx[i] for i in range(8)] == [1, 14, 11, 18, 16, 20, 12, 0]
     idx = category_to_index(cats, 'coco')
@@ -123,21 +129,27 @@ def test_convert_tiny_coco_space_link_and_second_split(tmp_path):
     s1 = convert_coco(ann_file, img_dir, out, label_space='coco', link=True, log=lambda m: None)
     assert (s1['num_images'], s1['unlabelled']) == (2, ['c'])
     assert osp.islink(osp.join(out, 'JPEGImages', 'a.jpg'))
-    assert osp.realpath(osp.join(out, 'JPEGImages', 'a.jpg')) == osp.realpath(
-        osp.join(img_dir, 'a.jpg'))
+    assert osp.realpath(osp.join(out, 'JPEGImages',
+                                 'a.jpg')) == osp.realpath(osp.join(img_dir, 'a.jpg'))
     mask = read_mask(osp.join(out, 'SegmentationClass', 'a.png'))
     exp = _expected_voc_a()
-    exp[exp == 15] = 1           # person
-    exp[exp == 12] = 17          # dog
-    exp[0:3, 7:10] = 34          # kite is a class here
+    exp[exp == 15] = 1  # person
+    exp[exp == 12] = 17  # dog
+    exp[0:3, 7:10] = 34  # kite is a class here
     np.testing.assert_array_equal(mask, exp)
     mask_b = read_mask(osp.join(out, 'SegmentationClass', 'b.png'))
     assert mask_b.shape == (6, 8) and mask_b.sum() == 34 * 4
     np.testing.assert_array_equal(np.argwhere(mask_b == 34).min(0), [1, 1])
 
     # a second split into the same folder merges labels and meta
-    s2 = convert_coco(ann_file, img_dir, out, label_space='coco', split='val',
-                      keep_unlabelled=True, log=lambda m: None)
+    s2 = convert_coco(
+        ann_file,
+        img_dir,
+        out,
+        label_space='coco',
+        split='val',
+        keep_unlabelled=True,
+        log=lambda m: None)
     assert (s2['num_images'], s2['num_unlabelled']) == (3, 0)
     split_dir = osp.join(out, 'ImageSets', 'Segmentation')
     assert open(osp.join(split_dir, 'train.txt')).read() == 'a\nb\n'
@@ -210,8 +222,10 @@ def _coco_mini_subset(root, n=2):
     with open(osp.join(src, 'annotations', 'instances_train2017.json')) as f:
         full = json.load(f)
     voc_cats = {c['id'] for c in full['categories'] if c['name'] in ('person', 'dog', 'car')}
-    with_voc = sorted({a['image_id'] for a in full['annotations']
-                       if a['category_id'] in voc_cats and not a.get('iscrowd', 0)})
+    with_voc = sorted({
+        a['image_id']
+        for a in full['annotations'] if a['category_id'] in voc_cats and not a.get('iscrowd', 0)
+    })
     images = [im for im in full['images'] if im['id'] in with_voc[:n]]
     anns = [a for a in full['annotations'] if a['image_id'] in with_voc[:n]]
     img_dir = osp.join(root, 'imgs')
@@ -230,8 +244,7 @@ def _write(root, data, name='instances_train2017.json'):
 
 
 def _convert(ann_file, img_dir, out, **kwargs):
-    return convert_coco(ann_file, img_dir, out, log=kwargs.pop('log', lambda m: None),
-                        **kwargs)
+    return convert_coco(ann_file, img_dir, out, log=kwargs.pop('log', lambda m: None), **kwargs)
 
 
 def test_coco_json_without_annotations_refused(tmp_path):
@@ -248,11 +261,11 @@ def test_coco_split_without_any_label_space_class_refused(tmp_path):
     data, img_dir = _coco_mini_subset(str(tmp_path))
     data['annotations'] = []
     ann = _write(str(tmp_path), data)
-    with pytest.raises(ValueError, match=r"none of its 2 images .* 'train' split would be "
-                                         'empty'):
+    with pytest.raises(
+            ValueError, match=r"none of its 2 images .* 'train' split would be "
+            'empty'):
         _convert(ann, img_dir, str(tmp_path / 'out'))
-    assert _convert(ann, img_dir, str(tmp_path / 'out'), keep_unlabelled=True)[
-        'num_images'] == 2
+    assert _convert(ann, img_dir, str(tmp_path / 'out'), keep_unlabelled=True)['num_images'] == 2
 
 
 def test_coco_unknown_category_id_refused(tmp_path):
@@ -260,8 +273,10 @@ def test_coco_unknown_category_id_refused(tmp_path):
     bad = data['annotations'][0]
     bad['category_id'] = 999
     ann = _write(str(tmp_path), data)
-    with pytest.raises(ValueError, match=rf'annotation id {bad["id"]} \(image id '
-                                         rf'{bad["image_id"]}\): category_id 999 is not in'):
+    with pytest.raises(
+            ValueError,
+            match=rf'annotation id {bad["id"]} \(image id '
+            rf'{bad["image_id"]}\): category_id 999 is not in'):
         _convert(ann, img_dir, str(tmp_path / 'out'))
 
 
@@ -271,8 +286,10 @@ def test_coco_image_size_differs_from_file_refused(tmp_path):
     real_h = im['height']
     im['height'] += 7
     ann = _write(str(tmp_path), data)
-    with pytest.raises(ValueError, match=rf'image id {im["id"]} \({im["file_name"]}\) is '
-                                         rf'{real_h + 7}x{im["width"]} .* but {real_h}x'):
+    with pytest.raises(
+            ValueError,
+            match=rf'image id {im["id"]} \({im["file_name"]}\) is '
+            rf'{real_h + 7}x{im["width"]} .* but {real_h}x'):
         _convert(ann, img_dir, str(tmp_path / 'out'))
     assert not osp.exists(tmp_path / 'out' / 'SegmentationClass')  # nothing half-done
 
@@ -308,12 +325,20 @@ def test_coco_crowd_rle_of_other_size_named(tmp_path):
     data, img_dir = _coco_mini_subset(str(tmp_path))
     im = data['images'][0]
     h, w = im['height'], im['width']
-    crowd = dict(id=990001, image_id=im['id'], category_id=1, iscrowd=1, area=10.0,
-                 bbox=[0, 0, 2, 2], segmentation=dict(size=[h - 1, w], counts=[(h - 1) * w]))
+    crowd = dict(
+        id=990001,
+        image_id=im['id'],
+        category_id=1,
+        iscrowd=1,
+        area=10.0,
+        bbox=[0, 0, 2, 2],
+        segmentation=dict(size=[h - 1, w], counts=[(h - 1) * w]))
     data['annotations'].append(crowd)
     ann = _write(str(tmp_path), data)
-    with pytest.raises(ValueError, match=rf'annotation id 990001 \(image id {im["id"]}\): RLE '
-                                         rf'size \[{h - 1}, {w}\] differs'):
+    with pytest.raises(
+            ValueError,
+            match=rf'annotation id 990001 \(image id {im["id"]}\): RLE '
+            rf'size \[{h - 1}, {w}\] differs'):
         _convert(ann, img_dir, str(tmp_path / 'out'))
 
 

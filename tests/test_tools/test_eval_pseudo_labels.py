@@ -116,8 +116,9 @@ def test_prediction_without_gt(dirs, tmp_path):
 
 def test_size_mismatch(dirs, tmp_path):
     save(tmp_path / 'pred', 'img2', [[0, 0], [0, 0], [0, 0]])
-    with pytest.raises(tool.EvalError, match=r'img2.png: prediction size 3x2 .*GT .*img2.png '
-                                             r'size 2x2'):
+    with pytest.raises(
+            tool.EvalError, match=r'img2.png: prediction size 3x2 .*GT .*img2.png '
+            r'size 2x2'):
         tool.evaluate(*dirs)
 
 
@@ -144,8 +145,9 @@ def test_temp_files_are_ignored(dirs, tmp_path):
 def test_split_duplicate_refused(dirs, tmp_path):
     split = tmp_path / 'train.txt'
     split.write_text('img1\nimg2\nimg1.jpg\n')
-    with pytest.raises(tool.EvalError, match=r'train\.txt line 3: img1 is already listed on '
-                                             r'line 1'):
+    with pytest.raises(
+            tool.EvalError, match=r'train\.txt line 3: img1 is already listed on '
+            r'line 1'):
         tool.read_split(str(split))
     assert tool.main([*dirs, '--split', str(split), '--num-classes', '3']) == 1
     with pytest.raises(tool.EvalError, match='more than once'):
@@ -155,10 +157,11 @@ def test_split_duplicate_refused(dirs, tmp_path):
 def test_16bit_prediction_not_wrapped(dirs, tmp_path):
     pred, gt = dirs
     # 257 would be 1 (cat) after a uint8 cast; it must be reported as 257
-    Image.fromarray(np.array([[0, 257], [2, 2]], dtype=np.uint16)).save(
-        tmp_path / 'pred' / 'img1.png')
-    with pytest.raises(tool.EvalError, match=r'img1\.png: prediction has class indices '
-                                             r'\[257\]'):
+    Image.fromarray(np.array([[0, 257], [2, 2]],
+                             dtype=np.uint16)).save(tmp_path / 'pred' / 'img1.png')
+    with pytest.raises(
+            tool.EvalError, match=r'img1\.png: prediction has class indices '
+            r'\[257\]'):
         tool.evaluate(pred, gt, num_classes=3)
 
 
@@ -172,5 +175,8 @@ def test_nested_keys_match_by_relative_path(tmp_path):
     assert res['num_images'] == 2
     split = tmp_path / 's.txt'
     split.write_text('a/01.jpg\n')
-    assert tool.evaluate(str(tmp_path / 'pred'), str(tmp_path / 'gt'), num_classes=3,
-                         split=tool.read_split(str(split)))['mIoU'] == 100.0
+    assert tool.evaluate(
+        str(tmp_path / 'pred'),
+        str(tmp_path / 'gt'),
+        num_classes=3,
+        split=tool.read_split(str(split)))['mIoU'] == 100.0

@@ -42,7 +42,7 @@ def _expected(shape, first_class):
     h, w = shape
     ys = (np.arange(h) + 0.5) / h - 0.5
     xs = (np.arange(w) + 0.5) / w - 0.5
-    d2 = ys[:, None] ** 2 + xs[None, :] ** 2
+    d2 = ys[:, None]**2 + xs[None, :]**2
     return np.where(d2 < 0.125 * np.log(2), first_class + 1, 0).astype(np.uint8)
 
 
@@ -69,8 +69,7 @@ def test_writes_labels_resumes_and_saves_cams(tmp_path):
 def test_refine_chain_from_config(tmp_path):
     """A DenseCRF in cfg.pseudo_label_cfg.refiners runs on the original RGB image."""
     tool = _tool()
-    info, cfg, out = _setup(
-        tmp_path, refiners="[dict(type='DenseCRF', preset='psa', bg_power=1)]")
+    info, cfg, out = _setup(tmp_path, refiners="[dict(type='DenseCRF', preset='psa', bg_power=1)]")
     tool.main([cfg, '--out-dir', out])
     for stem in info['ids']:
         lab = np.array(Image.open(osp.join(out, stem + '.png')))
@@ -128,8 +127,8 @@ def test_same_file_name_in_two_folders_gets_two_outputs(tmp_path):
     root = tmp_path / 'custom'
     for folder, name in (('a', src[0]), ('b', src[1])):
         (root / 'images' / folder).mkdir(parents=True)
-        shutil.copy(osp.join(coco_mini_root(), 'train2017', name), root / 'images' / folder /
-                    '01.jpg')
+        shutil.copy(
+            osp.join(coco_mini_root(), 'train2017', name), root / 'images' / folder / '01.jpg')
     (root / 'labels.csv').write_text('image,labels\na/01.jpg,dog\nb/01.jpg,cat\n')
     cfg = tmp_path / 'cfg.py'
     cfg.write_text(CUSTOM_CFG.format(root=str(root), classes=VOC_CLASSES[1:]))
@@ -159,14 +158,22 @@ def test_killed_run_leaves_no_output_that_a_reader_mistakes(tmp_path):
     temporary name, the rerun removes it and writes everything, and
     eval_pseudo_labels (no --split) scores the folder without tripping over it."""
     info, cfg, out = _setup(tmp_path)
-    env = dict(os.environ, MMWSSS_CRASH_WRITE=r'\.png', OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([osp.join(REPO, 'tests', 'test_engine'), REPO,
-                                           os.environ.get('PYTHONPATH', '')]))
+    env = dict(
+        os.environ,
+        MMWSSS_CRASH_WRITE=r'\.png',
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=os.pathsep.join(
+            [osp.join(REPO, 'tests', 'test_engine'), REPO,
+             os.environ.get('PYTHONPATH', '')]))
     code = ('import crash_on_write, runpy, sys; sys.argv = sys.argv[1:]; '
             'runpy.run_path(sys.argv[0], run_name="__main__")')
-    proc = subprocess.run([sys.executable, '-c', code, 'tools/generate_pseudo_labels.py', cfg,
-                           '--out-dir', out], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, '-c', code, 'tools/generate_pseudo_labels.py', cfg, '--out-dir', out],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300)
     assert proc.returncode == -9, proc.stderr[-2000:]
     left = os.listdir(out)
     assert len(left) == 1 and left[0].startswith('.') and left[0].endswith('.tmp'), left
@@ -202,8 +209,10 @@ def _toy_setup(tmp_path):
 def test_inf_cams_name_image_and_checkpoint(tmp_path):
     info, cfg, out = _toy_setup(tmp_path)
     ckpt = tool_helpers.save_checkpoint(str(tmp_path / 'huge.pth'), scale=3e38)
-    with pytest.raises(ValueError, match=rf'image .*{info["ids"][0]}\.jpg \(checkpoint '
-                                         r'.*huge\.pth\): cams contain inf values'):
+    with pytest.raises(
+            ValueError,
+            match=rf'image .*{info["ids"][0]}\.jpg \(checkpoint '
+            r'.*huge\.pth\): cams contain inf values'):
         _tool().main([cfg, ckpt, '--out-dir', out])
     assert not [f for f in os.listdir(out) if not f.startswith('.')]
 

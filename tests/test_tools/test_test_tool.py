@@ -37,9 +37,10 @@ def _setup(tmp_path):
 
 
 def _run_test(monkeypatch, tmp_path, *args):
-    monkeypatch.setattr(sys, 'argv', ['tools/test.py', *args, '--work-dir',
-                                      str(tmp_path / 'work'), '--cfg-options',
-                                      f'experiment_name=t{abs(hash(args)) % 10**8}'])
+    monkeypatch.setattr(sys, 'argv', [
+        'tools/test.py', *args, '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', f'experiment_name=t{abs(hash(args)) % 10**8}'
+    ])
     monkeypatch.syspath_prepend(osp.dirname(osp.abspath(__file__)))
     load_tool('tools/test.py').main()
 
@@ -49,8 +50,10 @@ def test_mismatched_checkpoint_is_an_error(tmp_path, monkeypatch):
     random head; now the checkpoint and the key are named."""
     _, cfg = _setup(tmp_path)
     ckpt = tool_helpers.save_checkpoint(str(tmp_path / 'coco80.pth'), num_classes=80)
-    with pytest.raises(RuntimeError, match=r'coco80\.pth does not match .*shape mismatch for '
-                                           r'scale \(checkpoint \(80,\), model \(20,\)\)'):
+    with pytest.raises(
+            RuntimeError,
+            match=r'coco80\.pth does not match .*shape mismatch for '
+            r'scale \(checkpoint \(80,\), model \(20,\)\)'):
         _run_test(monkeypatch, tmp_path, cfg, ckpt)
 
 
@@ -64,8 +67,10 @@ def test_nan_checkpoint_is_an_error(tmp_path, monkeypatch):
 def test_inf_cams_name_image_and_checkpoint(tmp_path, monkeypatch):
     info, cfg = _setup(tmp_path)
     ckpt = tool_helpers.save_checkpoint(str(tmp_path / 'huge.pth'), scale=3e38)
-    with pytest.raises(SystemExit, match=rf'image .*{info["ids"][0]}\.jpg: cams contain inf '
-                                         r'values.*\[checkpoint .*huge\.pth\]'):
+    with pytest.raises(
+            SystemExit,
+            match=rf'image .*{info["ids"][0]}\.jpg: cams contain inf '
+            r'values.*\[checkpoint .*huge\.pth\]'):
         _run_test(monkeypatch, tmp_path, cfg, ckpt)
 
 

@@ -14,7 +14,6 @@ pytestmark = pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(REPO, 'configs/cam/cam_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py')
 
-
 tool = load_tool('tools/analysis_tools/visualize_cams.py')
 converter = load_tool('tools/model_converters/efficientnet_lite.py')
 
@@ -31,8 +30,10 @@ def test_rows_and_tiles(tmp_path, cam_ckpt):
     data_root = coco_mini_converted('voc')
     out = str(tmp_path / 'cams.png')
     opts = ['--cfg-options', 'model.test_cfg.scales=[1.0]', 'model.test_cfg.flip=False']
-    assert tool.main([CFG, cam_ckpt, '--out', out, '--indices', '0,1', '--data-root',
-                      data_root, '--tile-width', '100', *opts]) == 0
+    assert tool.main([
+        CFG, cam_ckpt, '--out', out, '--indices', '0,1', '--data-root', data_root, '--tile-width',
+        '100', *opts
+    ]) == 0
     canvas = cv2.imread(out)
     # two rows; the widest row has the photo + one tile per labelled class
     from mmengine.config import Config
@@ -48,8 +49,7 @@ def test_rows_and_tiles(tmp_path, cam_ckpt):
     assert not [f for f in os.listdir(tmp_path) if f.startswith('.tmp')]
 
     with pytest.raises(IndexError, match=r'\[9999\]'):
-        tool.main([CFG, cam_ckpt, '--out', out, '--indices', '0,9999', '--data-root',
-                   data_root])
+        tool.main([CFG, cam_ckpt, '--out', out, '--indices', '0,9999', '--data-root', data_root])
 
 
 def test_draw_row_by_hand():

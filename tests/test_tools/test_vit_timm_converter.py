@@ -11,20 +11,34 @@ timm = pytest.importorskip('timm')
 converter = load_tool('tools/model_converters/vit_timm.py')
 
 D, HEADS, DEPTH = 64, 4, 3
-TIMM_VIT = dict(type='timm', model_name='vit_tiny_patch16_224', depth=DEPTH, embed_dim=D,
-                num_heads=HEADS, img_size=64, init_values=0.1)
-MMPRETRAIN_VIT = dict(type='mmpretrain.VisionTransformer', img_size=64, patch_size=16,
-                      layer_scale_init_value=0.1,
-                      arch=dict(embed_dims=D, num_layers=DEPTH, num_heads=HEADS,
-                                feedforward_channels=4 * D))
+TIMM_VIT = dict(
+    type='timm',
+    model_name='vit_tiny_patch16_224',
+    depth=DEPTH,
+    embed_dim=D,
+    num_heads=HEADS,
+    img_size=64,
+    init_values=0.1)
+MMPRETRAIN_VIT = dict(
+    type='mmpretrain.VisionTransformer',
+    img_size=64,
+    patch_size=16,
+    layer_scale_init_value=0.1,
+    arch=dict(embed_dims=D, num_layers=DEPTH, num_heads=HEADS, feedforward_channels=4 * D))
 
 
 @pytest.fixture(scope='module')
 def source(tmp_path_factory):
     """A random timm ViT (LayerScale, 10-class head) saved as a plain timm state dict."""
-    model = timm.create_model('vit_tiny_patch16_224', pretrained=False, depth=DEPTH,
-                              embed_dim=D, num_heads=HEADS, img_size=64, init_values=0.1,
-                              num_classes=10)
+    model = timm.create_model(
+        'vit_tiny_patch16_224',
+        pretrained=False,
+        depth=DEPTH,
+        embed_dim=D,
+        num_heads=HEADS,
+        img_size=64,
+        init_values=0.1,
+        num_classes=10)
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -37,8 +51,11 @@ def source(tmp_path_factory):
 
 
 def _load(vit, ckpt) -> TokenViT:
-    model = TokenViT(vit, out_blocks=(0, -1), attn_blocks=(1, ),
-                     init_cfg=dict(type='Pretrained', checkpoint=ckpt))
+    model = TokenViT(
+        vit,
+        out_blocks=(0, -1),
+        attn_blocks=(1, ),
+        init_cfg=dict(type='Pretrained', checkpoint=ckpt))
     model.init_weights()
     return model.eval()
 
@@ -72,15 +89,14 @@ def test_checkpoint_layout(converted, source):
 
 
 def test_mmpretrain_wrapper_reproduces_timm_features(converted, source):
-    timm_model, mmpre_model = (_load(v, c) for v, c in zip((TIMM_VIT, MMPRETRAIN_VIT),
-                                                            converted))
+    timm_model, mmpre_model = (_load(v, c) for v, c in zip((TIMM_VIT, MMPRETRAIN_VIT), converted))
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         a, b = timm_model(x), mmpre_model(x)
         ref = source[1].forward_features(x)
     # the timm wrapper is the source model itself
-    torch.testing.assert_close(a[1], ref[:, 1:].transpose(1, 2).reshape(2, D, 4, 4),
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        a[1], ref[:, 1:].transpose(1, 2).reshape(2, D, 4, 4), atol=1e-5, rtol=0)
     for fa, fb in zip(a, b):
         torch.testing.assert_close(fa, fb, atol=1e-5, rtol=0)
     torch.testing.assert_close(a.cls_tokens, b.cls_tokens, atol=1e-5, rtol=0)
@@ -101,8 +117,7 @@ def test_mmpretrain_wrapper_reproduces_timm_features(converted, source):
 
 def test_default_mmpretrain_cfg_is_derived_from_the_weights(source):
     state = source[1].state_dict()
-    cfg = converter.default_vit_cfg(state, 'mmpretrain', None, MMPRETRAIN_VIT['arch'],
-                                    None, None)
+    cfg = converter.default_vit_cfg(state, 'mmpretrain', None, MMPRETRAIN_VIT['arch'], None, None)
     assert cfg['patch_size'] == 16 and cfg['img_size'] == 64
     assert cfg['qkv_bias'] and cfg['final_norm'] and not cfg['pre_norm']
     assert cfg['layer_scale_init_value'] > 0

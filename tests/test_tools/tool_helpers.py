@@ -69,8 +69,8 @@ def coco_mini_voc_subset(root: str, n: int = 3) -> dict:
         os.makedirs(osp.join(root, sub), exist_ok=True)
     for i in ids:
         shutil.copy(osp.join(src, 'JPEGImages', i + '.jpg'), osp.join(root, 'JPEGImages'))
-        shutil.copy(osp.join(src, 'SegmentationClass', i + '.png'),
-                    osp.join(root, 'SegmentationClass'))
+        shutil.copy(
+            osp.join(src, 'SegmentationClass', i + '.png'), osp.join(root, 'SegmentationClass'))
     with open(osp.join(root, 'ImageSets', 'Segmentation', 'train.txt'), 'w') as f:
         f.write(''.join(i + '\n' for i in ids))
     with open(osp.join(root, 'cls_labels.json'), 'w') as f:

@@ -22,7 +22,7 @@ class _ToyModel(BaseModel):
         out = self.linear(inputs)
         if mode == 'loss':
             labels = torch.stack(labels) if isinstance(labels, list) else labels
-            return dict(loss=((out - labels) ** 2).mean())
+            return dict(loss=((out - labels)**2).mean())
         return out
 
 
@@ -41,15 +41,20 @@ class _Evil:
 
 def _runner(work_dir, max_iters, resume=False):
     return Runner(
-        model=_ToyModel(), work_dir=str(work_dir),
-        train_dataloader=dict(dataset=_ToyData(), sampler=dict(type='DefaultSampler'),
-                              batch_size=2, collate_fn=dict(type='default_collate')),
+        model=_ToyModel(),
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=_ToyData(),
+            sampler=dict(type='DefaultSampler'),
+            batch_size=2,
+            collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2,
-                                           by_epoch=False),
-                           logger=dict(type='LoggerHook', interval=1)),
-        resume=resume, default_scope='mmengine',
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
+            logger=dict(type='LoggerHook', interval=1)),
+        resume=resume,
+        default_scope='mmengine',
         experiment_name=f'toy_{max_iters}_{resume}')
 
 
@@ -94,6 +99,7 @@ def test_getattr_is_restricted_to_history_buffer_statistics(tmp_path):
     import numpy as np
 
     class _Sneaky:
+
         def __reduce__(self):
             return getattr, (np.zeros(1), 'tofile')
 
@@ -134,7 +140,13 @@ def test_malicious_checkpoint_refused_without_unsafe_hint(tmp_path, zipfile_form
     import traceback
     marker = tmp_path / 'PWNED'
     path = str(tmp_path / 'evil.pth')
-    torch.save({'state_dict': {'w': torch.zeros(2)}, 'meta': _Payload(marker)}, path,
+    torch.save({
+        'state_dict': {
+            'w': torch.zeros(2)
+        },
+        'meta': _Payload(marker)
+    },
+               path,
                _use_new_zipfile_serialization=zipfile_format)
     with pytest.raises(UnsafeCheckpointError) as info:
         safe_torch_load(path)
@@ -157,8 +169,11 @@ def test_damaged_checkpoint_named(tmp_path, damage):
     good = open(_real_checkpoint(tmp_path), 'rb').read()
     path = str(tmp_path / f'{damage}.pth')
     with open(path, 'wb') as f:
-        f.write({'truncated': good[:len(good) // 2], 'empty': b'',
-                 'text': b'epoch 4, loss 0.3\n'}[damage])
+        f.write({
+            'truncated': good[:len(good) // 2],
+            'empty': b'',
+            'text': b'epoch 4, loss 0.3\n'
+        }[damage])
     from mmwsss.utils.checkpoint_compat import InvalidCheckpointError
     with pytest.raises(InvalidCheckpointError, match=rf'{damage}\.pth is not a valid checkpoint'):
         safe_torch_load(path)
@@ -173,20 +188,21 @@ class _Net(torch.nn.Module):
 
 
 def test_strict_loader_names_checkpoint_and_keys(tmp_path):
-    from mmwsss.utils.checkpoint_compat import (CheckpointMismatchError,
-                                                load_checkpoint_strict)
+    from mmwsss.utils.checkpoint_compat import CheckpointMismatchError, load_checkpoint_strict
     path = str(tmp_path / 'coco80.pth')
     torch.save({'state_dict': _Net(80).state_dict(), 'meta': {}}, path)
-    with pytest.raises(CheckpointMismatchError,
-                       match=r'coco80\.pth does not match .*shape mismatch for head\.weight '
-                             r'\(checkpoint \(80, 4, 1, 1\), model \(20, 4, 1, 1\)\)'):
+    with pytest.raises(
+            CheckpointMismatchError,
+            match=r'coco80\.pth does not match .*shape mismatch for head\.weight '
+            r'\(checkpoint \(80, 4, 1, 1\), model \(20, 4, 1, 1\)\)'):
         load_checkpoint_strict(_Net(20), path)
     state = _Net(20).state_dict()
     state.pop('backbone.bias')
     state['extra.w'] = torch.zeros(1)
     torch.save({'state_dict': state}, path)
-    with pytest.raises(CheckpointMismatchError,
-                       match=r'missing keys backbone\.bias; unexpected keys extra\.w'):
+    with pytest.raises(
+            CheckpointMismatchError,
+            match=r'missing keys backbone\.bias; unexpected keys extra\.w'):
         load_checkpoint_strict(_Net(20), path)
     state = _Net(20).state_dict()
     state['head.bias'][3] = float('nan')

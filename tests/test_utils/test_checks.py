@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mmwsss.models.utils.cam import check_cams, cam_to_label
+from mmwsss.models.utils.cam import cam_to_label, check_cams
 from mmwsss.utils.checks import NonFiniteError, check_finite, nonfinite_kind
 
 
@@ -14,9 +14,11 @@ def test_nan_and_inf_are_told_apart():
     nan[0, 1, 2, 3] = float('nan')
     inf[0, 0, 0, 0] = float('inf')
     where = 'image data/a.jpg (checkpoint work_dirs/x/iter_300.pth)'
-    with pytest.raises(NonFiniteError, match=r'^image data/a\.jpg \(checkpoint '
-                                             r'work_dirs/x/iter_300\.pth\): cams contain NaN '
-                                             r'values \(1 of 24\)'):
+    with pytest.raises(
+            NonFiniteError,
+            match=r'^image data/a\.jpg \(checkpoint '
+            r'work_dirs/x/iter_300\.pth\): cams contain NaN '
+            r'values \(1 of 24\)'):
         check_cams(nan, where=where)
     with pytest.raises(NonFiniteError, match=r'a\.jpg .*cams contain inf values'):
         check_cams(inf, where=where)

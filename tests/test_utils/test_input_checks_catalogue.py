@@ -6,10 +6,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DOC = osp.join(REPO, 'docs', 'en', 'input_checks.md')
 # test files written for issue 9: every test in them must be in the catalogue
 ISSUE9_FILES = ('tests/test_datasets/test_label_file_checks.py',
-                'tests/test_engine/test_atomic_checkpoint.py',
-                'tests/test_tools/test_test_tool.py',
-                'tests/test_utils/test_io.py',
-                'tests/test_utils/test_checks.py')
+                'tests/test_engine/test_atomic_checkpoint.py', 'tests/test_tools/test_test_tool.py',
+                'tests/test_utils/test_io.py', 'tests/test_utils/test_checks.py')
 
 
 def _references():

@@ -5,9 +5,9 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from mmwsss.utils.io import (atomic_save_npz, atomic_write_png, atomic_write_text,
-                             is_temp_name, load_npz, output_key, read_cams_npz,
-                             remove_stale_temp_files, temp_path_for)
+from mmwsss.utils.io import (atomic_save_npz, atomic_write_png, atomic_write_text, is_temp_name,
+                             load_npz, output_key, read_cams_npz, remove_stale_temp_files,
+                             temp_path_for)
 
 
 @pytest.fixture
@@ -36,9 +36,11 @@ def test_temp_names_are_hidden_and_recognised(tmp_path):
 
 
 def test_failed_write_leaves_nothing(tmp_path):
+
     def boom(f):
         f.write(b'half')
         raise KeyboardInterrupt
+
     from mmwsss.utils.io import atomic_write
     with pytest.raises(KeyboardInterrupt):
         atomic_write(str(tmp_path / 'x.png'), boom)
@@ -100,8 +102,11 @@ def test_sam_mask_cache_refuses_pickled_entry(tmp_path):
     cache = MaskCache(str(tmp_path / 'cache'))
     key = 'ab' + '0' * 38
     os.makedirs(osp.dirname(cache.path(key)))
-    np.savez(cache.path(key), packed=np.packbits(np.ones(4, bool)), shape=np.array([1, 2, 2]),
-             scores=np.array([_Payload(marker)], dtype=object))
+    np.savez(
+        cache.path(key),
+        packed=np.packbits(np.ones(4, bool)),
+        shape=np.array([1, 2, 2]),
+        scores=np.array([_Payload(marker)], dtype=object))
     with pytest.raises(RuntimeError, match=r'corrupt SAM mask cache entry .*needs pickle'):
         cache.get(key)
     assert not marker.exists()

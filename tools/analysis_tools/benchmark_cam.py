@@ -95,8 +95,7 @@ def main():
     batches = [to_batch(model, *it, args.device) for it in items]
     dtype = torch.float16 if args.device.startswith('cuda') else torch.bfloat16
     results = {}
-    with torch.no_grad(), torch.autocast(args.device.split(':')[0], dtype=dtype,
-                                         enabled=args.amp):
+    with torch.no_grad(), torch.autocast(args.device.split(':')[0], dtype=dtype, enabled=args.amp):
         model.extract_feat(batches[0][0])  # warm-up
         for name, fn in (('backbone', lambda x, s: model.extract_feat(x)),
                          ('cams', lambda x, s: model.predict_cams(x, s))):
@@ -111,8 +110,11 @@ def main():
             dt = time.perf_counter() - t0
             mem = torch.cuda.max_memory_allocated() / 2**20 if args.device.startswith(
                 'cuda') else rss_mb()
-            results[name] = dict(images_per_s=len(batches) / dt, seconds=dt,
-                                 peak_mem_mb=mem, rss_growth_mb=rss_mb() - before)
+            results[name] = dict(
+                images_per_s=len(batches) / dt,
+                seconds=dt,
+                peak_mem_mb=mem,
+                rss_growth_mb=rss_mb() - before)
     cam_cfg = {k: model.cam_cfg[k] for k in ('scales', 'flip', 'flip_merge', 'scale_merge')}
     print(f'{len(batches)} images, long side {args.size}, device {args.device}, '
           f'threads {args.threads}, amp {args.amp}, CAM settings {cam_cfg}')
@@ -123,8 +125,15 @@ def main():
           f'{results["cams"]["seconds"] / results["backbone"]["seconds"]:.1f}x')
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(dict(config=args.config, size=args.size, device=args.device,
-                           cam_cfg=cam_cfg, results=results), f, indent=2)
+            json.dump(
+                dict(
+                    config=args.config,
+                    size=args.size,
+                    device=args.device,
+                    cam_cfg=cam_cfg,
+                    results=results),
+                f,
+                indent=2)
 
 
 if __name__ == '__main__':

@@ -51,16 +51,24 @@ def make_case(size: int, batch: int, classes: int, seed: int = 0) -> Dict[str, t
     files = sorted(glob.glob(osp.join(COCO_MINI, 'train2017', '*.jpg')))[:batch]
     if len(files) == batch:
         from PIL import Image
-        imgs = [np.asarray(Image.open(f).convert('RGB').resize((size, size), Image.BILINEAR))
-                for f in files]
+        imgs = [
+            np.asarray(Image.open(f).convert('RGB').resize((size, size), Image.BILINEAR))
+            for f in files
+        ]
         images = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float()
     else:
-        field = F.interpolate(torch.randn(batch, 6, 6, 6, generator=g), size=(size, size),
-                              mode='bilinear', align_corners=False)
+        field = F.interpolate(
+            torch.randn(batch, 6, 6, 6, generator=g),
+            size=(size, size),
+            mode='bilinear',
+            align_corners=False)
         colours = torch.rand(6, 3, generator=g) * 255
         images = colours[field.argmax(1)].permute(0, 3, 1, 2)
-    logits = F.interpolate(torch.randn(batch, classes, 12, 12, generator=g) * 4,
-                           size=(size, size), mode='bilinear', align_corners=False)
+    logits = F.interpolate(
+        torch.randn(batch, classes, 12, 12, generator=g) * 4,
+        size=(size, size),
+        mode='bilinear',
+        align_corners=False)
     probs = logits.softmax(1)
     top, arg = probs.max(1)
     label = torch.where(top < 0.7, torch.full_like(arg, 255), arg).unsqueeze(1).float()
@@ -108,7 +116,12 @@ class PeakRSS:
         return (self.peak - self.base) / 2**20
 
 
-def run_one(size: int, filt: str, batch: int, classes: int, repeat: int, device: str,
+def run_one(size: int,
+            filt: str,
+            batch: int,
+            classes: int,
+            repeat: int,
+            device: str,
             expected_s: Optional[float] = None) -> Dict[str, float]:
     """Time forward + backward of one filter on the case of ``size``."""
     sys.path.insert(0, REPO)
@@ -117,8 +130,8 @@ def run_one(size: int, filt: str, batch: int, classes: int, repeat: int, device:
 
     def step() -> float:
         logits = case['logits'].clone().requires_grad_(True)
-        energy = dense_energy_loss(case['images'], logits.softmax(1), case['rois'],
-                                   case['label'], filter=filt)
+        energy = dense_energy_loss(
+            case['images'], logits.softmax(1), case['rois'], case['label'], filter=filt)
         energy.backward()
         if device.startswith('cuda'):
             torch.cuda.synchronize()
@@ -132,8 +145,14 @@ def run_one(size: int, filt: str, batch: int, classes: int, repeat: int, device:
             t0 = time.perf_counter()
             energy = step()
             times.append(time.perf_counter() - t0)
-    out = dict(size=size, pixels=(size // 2)**2, filter=filt, time_s=statistics.median(times),
-               peak_rss_mb=mem.mb, energy=energy, repeat=repeat)
+    out = dict(
+        size=size,
+        pixels=(size // 2)**2,
+        filter=filt,
+        time_s=statistics.median(times),
+        peak_rss_mb=mem.mb,
+        energy=energy,
+        repeat=repeat)
     if device.startswith('cuda'):
         out['gpu_peak_mb'] = torch.cuda.max_memory_allocated() / 2**20
     return out
@@ -143,9 +162,14 @@ def run_isolated(args: argparse.Namespace, size: int, filt: str, repeat: int,
                  expected_s: Optional[float]) -> Dict[str, float]:
     if args.no_isolate:
         return run_one(size, filt, args.batch, args.classes, repeat, args.device, expected_s)
-    cmd = [sys.executable, osp.abspath(__file__), '--_child', str(size), filt,
-           '--batch', str(args.batch), '--classes', str(args.classes), '--repeat', str(repeat),
-           '--device', args.device]
+    cmd = [
+        sys.executable,
+        osp.abspath(__file__), '--_child',
+        str(size), filt, '--batch',
+        str(args.batch), '--classes',
+        str(args.classes), '--repeat',
+        str(repeat), '--device', args.device
+    ]
     if expected_s is not None:
         cmd += ['--_expected', str(expected_s)]
     res = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -154,13 +178,20 @@ def run_isolated(args: argparse.Namespace, size: int, filt: str, repeat: int,
 
 def main(argv: Optional[List[str]] = None) -> List[Dict[str, float]]:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--sizes', type=int, nargs='+', default=[448, 128],
-                   help='full-resolution square sizes S (the loss runs at S/2)')
+    p.add_argument(
+        '--sizes',
+        type=int,
+        nargs='+',
+        default=[448, 128],
+        help='full-resolution square sizes S (the loss runs at S/2)')
     p.add_argument('--batch', type=int, default=2)
     p.add_argument('--classes', type=int, default=21)
     p.add_argument('--repeat', type=int, default=3)
-    p.add_argument('--dense-max-size', type=int, default=448,
-                   help='largest S for which the dense form runs (others extrapolate)')
+    p.add_argument(
+        '--dense-max-size',
+        type=int,
+        default=448,
+        help='largest S for which the dense form runs (others extrapolate)')
     p.add_argument('--device', default='cpu')
     p.add_argument('--json', default=None)
     p.add_argument('--no-isolate', action='store_true')
@@ -169,12 +200,14 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, float]]:
     args = p.parse_args(argv)
     if args._child:
         size, filt = int(args._child[0]), args._child[1]
-        print(json.dumps(run_one(size, filt, args.batch, args.classes, args.repeat, args.device,
-                                 args._expected)))
+        print(
+            json.dumps(
+                run_one(size, filt, args.batch, args.classes, args.repeat, args.device,
+                        args._expected)))
         return []
 
     rows: List[Dict[str, float]] = []
-    dense_ref: Optional[Dict[str, float]] = None        # largest measured dense run
+    dense_ref: Optional[Dict[str, float]] = None  # largest measured dense run
     for size in sorted(args.sizes):
         perm = run_isolated(args, size, 'permutohedral', args.repeat, None)
         if size <= args.dense_max_size:
@@ -187,22 +220,35 @@ def main(argv: Optional[List[str]] = None) -> List[Dict[str, float]]:
             dense['extrapolated'] = False
         elif dense_ref is not None:
             scale = (perm['pixels'] / dense_ref['pixels'])**2
-            dense = dict(size=size, pixels=perm['pixels'], filter='dense',
-                         time_s=dense_ref['time_s'] * scale, peak_rss_mb=dense_ref['peak_rss_mb'],
-                         energy=None, extrapolated=True)
+            dense = dict(
+                size=size,
+                pixels=perm['pixels'],
+                filter='dense',
+                time_s=dense_ref['time_s'] * scale,
+                peak_rss_mb=dense_ref['peak_rss_mb'],
+                energy=None,
+                extrapolated=True)
         else:
             dense = None
-        row = dict(size=size, pixels=perm['pixels'], batch=args.batch, classes=args.classes,
-                   perm_time_s=perm['time_s'], perm_peak_rss_mb=perm['peak_rss_mb'],
-                   perm_energy=perm['energy'])
+        row = dict(
+            size=size,
+            pixels=perm['pixels'],
+            batch=args.batch,
+            classes=args.classes,
+            perm_time_s=perm['time_s'],
+            perm_peak_rss_mb=perm['peak_rss_mb'],
+            perm_energy=perm['energy'])
         if dense is not None:
-            row.update(dense_time_s=dense['time_s'], dense_peak_rss_mb=dense['peak_rss_mb'],
-                       dense_energy=dense['energy'], dense_extrapolated=dense['extrapolated'],
-                       time_ratio=dense['time_s'] / perm['time_s'])
+            row.update(
+                dense_time_s=dense['time_s'],
+                dense_peak_rss_mb=dense['peak_rss_mb'],
+                dense_energy=dense['energy'],
+                dense_extrapolated=dense['extrapolated'],
+                time_ratio=dense['time_s'] / perm['time_s'])
             if not dense['extrapolated']:
-                row.update(energy_ratio=perm['energy'] / dense['energy'],
-                           energy_rel_diff=abs(perm['energy'] - dense['energy'])
-                           / abs(dense['energy']))
+                row.update(
+                    energy_ratio=perm['energy'] / dense['energy'],
+                    energy_rel_diff=abs(perm['energy'] - dense['energy']) / abs(dense['energy']))
         rows.append(row)
         print(_format(row), flush=True)
     if args.json:

@@ -28,8 +28,11 @@ def parse_args(argv=None):
     p.add_argument('--split', default='val2017')
     p.add_argument('--num-images', type=int, default=4)
     p.add_argument('--warmup', type=int, default=1)
-    p.add_argument('--long-side', type=int, default=0,
-                   help='resize images to this long side first (0: original size)')
+    p.add_argument(
+        '--long-side',
+        type=int,
+        default=0,
+        help='resize images to this long side first (0: original size)')
     p.add_argument('--clip-arch', default='ViT-B-16')
     p.add_argument('--clip-checkpoint', default=None)
     p.add_argument('--sam-arch', default='vit_b')
@@ -60,8 +63,9 @@ def load_images(args):
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
         if args.long_side:
             s = args.long_side / max(img.shape[:2])
-            img = cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)),
-                             interpolation=cv2.INTER_LINEAR)
+            img = cv2.resize(
+                img, (round(img.shape[1] * s), round(img.shape[0] * s)),
+                interpolation=cv2.INTER_LINEAR)
         out.append((img, sorted(labels[info['id']])))
         if len(out) == args.num_images + args.warmup:
             break
@@ -76,20 +80,24 @@ def bench_clip_es(args, images) -> dict:
     from mmwsss.registry import MODELS
     from mmwsss.structures import WSSSDataSample
     init_default_scope('mmwsss')
-    model = MODELS.build(dict(
-        type='CLIPES', clip=dict(type='OpenCLIP', arch=args.clip_arch),
-        clip_checkpoint=args.clip_checkpoint, class_names=COCO_CLIP_ES_NAMES,
-        bg_class_names=COCO_CLIP_ES_BG_NAMES, box_thr=0.7,
-        data_preprocessor=dict(type='mmseg.SegDataPreProcessor', mean=CLIP_MEAN,
-                               std=CLIP_STD, bgr_to_rgb=False))).to(args.device).eval()
+    model = MODELS.build(
+        dict(
+            type='CLIPES',
+            clip=dict(type='OpenCLIP', arch=args.clip_arch),
+            clip_checkpoint=args.clip_checkpoint,
+            class_names=COCO_CLIP_ES_NAMES,
+            bg_class_names=COCO_CLIP_ES_BG_NAMES,
+            box_thr=0.7,
+            data_preprocessor=dict(
+                type='mmseg.SegDataPreProcessor', mean=CLIP_MEAN, std=CLIP_STD,
+                bgr_to_rgb=False))).to(args.device).eval()
     model.text_embeddings()  # text side once, not per image
     times, n_cls = [], []
     for i, (img, labels) in enumerate(images):
         shape = img.shape[:2]
-        sample = WSSSDataSample(metainfo=dict(img_shape=shape, ori_shape=shape,
-                                              img_labels=labels))
-        data = dict(inputs=[torch.from_numpy(img).permute(2, 0, 1).contiguous()],
-                    data_samples=[sample])
+        sample = WSSSDataSample(metainfo=dict(img_shape=shape, ori_shape=shape, img_labels=labels))
+        data = dict(
+            inputs=[torch.from_numpy(img).permute(2, 0, 1).contiguous()], data_samples=[sample])
         if args.device.startswith('cuda'):
             torch.cuda.synchronize()
         t0 = time.perf_counter()
@@ -100,16 +108,22 @@ def bench_clip_es(args, images) -> dict:
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
             n_cls.append(len(labels))
-    return dict(stage='CLIP-ES CAM (CAA, 1 scale)', arch=args.clip_arch,
-                images=len(times), mean_classes=float(np.mean(n_cls)),
-                sec_per_image=float(np.mean(times)), images_per_s=1 / float(np.mean(times)))
+    return dict(
+        stage='CLIP-ES CAM (CAA, 1 scale)',
+        arch=args.clip_arch,
+        images=len(times),
+        mean_classes=float(np.mean(n_cls)),
+        sec_per_image=float(np.mean(times)),
+        images_per_s=1 / float(np.mean(times)))
 
 
 def bench_sam(args, images) -> dict:
     from mmwsss.models.foundation import SegmentAnything
-    sam = SegmentAnything(args.sam_arch, checkpoint=args.sam_checkpoint,
-                          amg_cfg=dict(points_per_side=args.points_per_side),
-                          device=args.device)
+    sam = SegmentAnything(
+        args.sam_arch,
+        checkpoint=args.sam_checkpoint,
+        amg_cfg=dict(points_per_side=args.points_per_side),
+        device=args.device)
     times, n_masks = [], []
     for i, (img, _) in enumerate(images):
         t0 = time.perf_counter()
@@ -117,10 +131,14 @@ def bench_sam(args, images) -> dict:
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
             n_masks.append(len(out['masks']))
-    return dict(stage='SAM automatic masks', arch=args.sam_arch,
-                points_per_side=args.points_per_side, images=len(times),
-                mean_masks=float(np.mean(n_masks)), sec_per_image=float(np.mean(times)),
-                images_per_s=1 / float(np.mean(times)))
+    return dict(
+        stage='SAM automatic masks',
+        arch=args.sam_arch,
+        points_per_side=args.points_per_side,
+        images=len(times),
+        mean_masks=float(np.mean(n_masks)),
+        sec_per_image=float(np.mean(times)),
+        images_per_s=1 / float(np.mean(times)))
 
 
 def main(argv=None):

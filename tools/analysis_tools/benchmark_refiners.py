@@ -64,11 +64,13 @@ BENCHMARKS: Dict[str, BenchFn] = {}
 
 
 def register_benchmark(name: str) -> Callable[[BenchFn], BenchFn]:
+
     def deco(fn: BenchFn) -> BenchFn:
         if name in BENCHMARKS:
             raise KeyError(f'benchmark {name} registered twice')
         BENCHMARKS[name] = fn
         return fn
+
     return deco
 
 
@@ -156,6 +158,7 @@ def _rw_check_dense(mode: str, size: int, stride: int) -> None:
 
 
 def _psa_rw(mode: str) -> BenchFn:
+
     def bench(case: Case):
         """AffinityRandomWalk (beta 8, logt 8, alpha 16) on precomputed features."""
         from mmwsss.models.refiners import AffinityRandomWalk
@@ -163,10 +166,12 @@ def _psa_rw(mode: str) -> BenchFn:
         refiner = AffinityRandomWalk(mode=mode)
         state = dict(case.state(), aff_feats=rw_features(case.img, 8))
         return lambda: refiner(dict(state))
+
     return bench
 
 
 def _irn_rw(mode: str) -> BenchFn:
+
     def bench(case: Case):
         """IRNRandomWalk (beta 10, 2^8 steps, bg 0.25) on a precomputed boundary map."""
         from mmwsss.models.refiners import IRNRandomWalk
@@ -174,15 +179,16 @@ def _irn_rw(mode: str) -> BenchFn:
         refiner = IRNRandomWalk(mode=mode)
         state = dict(case.state(), boundary=rw_boundary(case.img, 4))
         return lambda: refiner(dict(state))
+
     return bench
 
 
 def _core_rw(mode: str) -> BenchFn:
+
     def bench(case: Case):
         """The walk alone (PSA settings): affinities of the stride-8 features,
         then 256 steps on the pooled [bg, present classes] scores."""
-        from mmwsss.models.refiners.random_walk import (feature_affinity, pair_offsets,
-                                                        random_walk)
+        from mmwsss.models.refiners.random_walk import feature_affinity, pair_offsets, random_walk
         from mmwsss.models.utils.cam import add_background
         _rw_check_dense(mode, case.img.shape[-1], 8)
         offsets = pair_offsets(5)
@@ -190,8 +196,9 @@ def _core_rw(mode: str) -> BenchFn:
         keep = case.img_labels[0] > 0
         scores = add_background(case.cams[:, keep], power=16)
         small = F.avg_pool2d(scores, 8, 8, ceil_mode=True)
-        return lambda: random_walk(small, feature_affinity(feats, offsets), offsets,
-                                   beta=8, logt=8, mode=mode)
+        return lambda: random_walk(
+            small, feature_affinity(feats, offsets), offsets, beta=8, logt=8, mode=mode)
+
     return bench
 
 
@@ -201,8 +208,9 @@ for _mode in ('local', 'sparse', 'dense'):
     register_benchmark(f'rw_irn_{_mode}')(_irn_rw(_mode))
 
 
-def random_walk_agreement(sizes=(320, 512), present: int = 3, method: str = 'psa',
-                          modes=('local', 'sparse')) -> List[dict]:
+def random_walk_agreement(
+    sizes=(320, 512), present: int = 3, method: str = 'psa',
+    modes=('local', 'sparse')) -> List[dict]:
     """Labels and scores of each mode against the dense walk on the same inputs.
 
         python -c "import sys; sys.path.insert(0, 'tools/analysis_tools'); \\
@@ -222,9 +230,13 @@ def random_walk_agreement(sizes=(320, 512), present: int = 3, method: str = 'psa
         ref = build(mode='dense')(dict(state))
         for mode in modes:
             out = build(mode=mode)(dict(state))
-            rows.append(dict(method=method, size=size, mode=mode,
-                             labels_equal=float((out['label'] == ref['label']).float().mean()),
-                             max_score_diff=float((out['scores'] - ref['scores']).abs().max())))
+            rows.append(
+                dict(
+                    method=method,
+                    size=size,
+                    mode=mode,
+                    labels_equal=float((out['label'] == ref['label']).float().mean()),
+                    max_score_diff=float((out['scores'] - ref['scores']).abs().max())))
     return rows
 
 
@@ -328,12 +340,18 @@ def measure(name: str, case: Case, repeat: int) -> dict:
     run()
     py_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    row = dict(benchmark=name, size=int(case.img.shape[-1]),
-               classes=int(case.img_labels.shape[1]), present=int(case.img_labels.sum()),
-               device=case.device, time_s=round(statistics.median(times), 4),
-               time_min_s=round(min(times), 4), peak_rss_mb=round(rss.delta_mb, 1),
-               py_peak_mb=round(py_peak / 2**20, 1), threads=torch.get_num_threads(),
-               load1=round(os.getloadavg()[0], 1))  # other work on the machine
+    row = dict(
+        benchmark=name,
+        size=int(case.img.shape[-1]),
+        classes=int(case.img_labels.shape[1]),
+        present=int(case.img_labels.sum()),
+        device=case.device,
+        time_s=round(statistics.median(times), 4),
+        time_min_s=round(min(times), 4),
+        peak_rss_mb=round(rss.delta_mb, 1),
+        py_peak_mb=round(py_peak / 2**20, 1),
+        threads=torch.get_num_threads(),
+        load1=round(os.getloadavg()[0], 1))  # other work on the machine
     if case.device.startswith('cuda'):
         row['gpu_peak_mb'] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return row
@@ -351,9 +369,15 @@ def make_case(args, size: int, present: int) -> Case:
 
 def run_isolated(args, name: str, size: int, present: int) -> dict:
     """Run one benchmark in a fresh interpreter (clean allocator state)."""
-    cmd = [sys.executable, osp.abspath(__file__), '--worker', name, str(size), str(present),
-           '--repeat', str(args.repeat), '--num-classes', str(args.num_classes),
-           '--seed', str(args.seed), '--device', args.device]
+    cmd = [
+        sys.executable,
+        osp.abspath(__file__), '--worker', name,
+        str(size),
+        str(present), '--repeat',
+        str(args.repeat), '--num-classes',
+        str(args.num_classes), '--seed',
+        str(args.seed), '--device', args.device
+    ]
     for opt in ('image', 'config', 'checkpoint', 'threads'):
         if getattr(args, opt) is not None:
             cmd += [f'--{opt}', str(getattr(args, opt))]
@@ -364,8 +388,10 @@ def run_isolated(args, name: str, size: int, present: int) -> dict:
 
 
 def print_table(rows: List[dict]) -> None:
-    cols = ['benchmark', 'size', 'present', 'device', 'threads', 'time_s', 'time_min_s',
-            'peak_rss_mb', 'py_peak_mb', 'gpu_peak_mb', 'load1']
+    cols = [
+        'benchmark', 'size', 'present', 'device', 'threads', 'time_s', 'time_min_s', 'peak_rss_mb',
+        'py_peak_mb', 'gpu_peak_mb', 'load1'
+    ]
     cols = [c for c in cols if any(c in r for r in rows)]
     width = {c: max(len(c), *(len(str(r.get(c, ''))) for r in rows)) for c in cols}
     print('  '.join(c.ljust(width[c]) for c in cols))
@@ -379,8 +405,8 @@ def print_table(rows: List[dict]) -> None:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Benchmark the pseudo-label refiners')
     p.add_argument('--sizes', type=int, nargs='+', default=[320, 448, 512, 1024])
-    p.add_argument('--present', type=int, nargs='+', default=[3, 20],
-                   help='numbers of present classes to try')
+    p.add_argument(
+        '--present', type=int, nargs='+', default=[3, 20], help='numbers of present classes to try')
     p.add_argument('--num-classes', type=int, default=20, help='foreground classes C')
     p.add_argument('--only', nargs='+', default=None, help='benchmark names to run')
     p.add_argument('--repeat', type=int, default=3)
@@ -390,8 +416,10 @@ def parse_args(argv=None):
     p.add_argument('--device', default='cpu')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--no-isolate', action='store_true',
-                   help='run everything in this process (memory numbers less reliable)')
+    p.add_argument(
+        '--no-isolate',
+        action='store_true',
+        help='run everything in this process (memory numbers less reliable)')
     p.add_argument('--json', default=None, help='write the rows to this JSON file')
     p.add_argument('--worker', nargs=3, default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)

@@ -117,8 +117,9 @@ def synthetic_batch(model, batch: int, size: int, num_classes: int, seed: int = 
         img = torch.from_numpy(g.integers(0, 256, (3, size, size), dtype=np.uint8))
         label = torch.zeros(num_classes)
         label[g.choice(num_classes, size=2, replace=False)] = 1
-        s = WSSSDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
-                                         img_path=f'synthetic_{i}.jpg'))
+        s = WSSSDataSample(
+            metainfo=dict(
+                img_shape=(size, size), ori_shape=(size, size), img_path=f'synthetic_{i}.jpg'))
         s.gt_img_label = label
         pipeline_views = {v['source'] for v in views.values() if v['source'] != 'img'}
         if pipeline_views:
@@ -162,8 +163,9 @@ def main():
             timer.times.clear()
         t0 = time.perf_counter()
         with timer('preprocess'):
-            batch = model.data_preprocessor(dict(inputs=[x.clone() for x in data['inputs']],
-                                                 data_samples=data['data_samples']), True)
+            batch = model.data_preprocessor(
+                dict(inputs=[x.clone() for x in data['inputs']], data_samples=data['data_samples']),
+                True)
         amp = torch.autocast(device.type) if args.amp else contextlib.nullcontext()
         with amp:
             losses = model(**batch, mode='loss')
@@ -179,8 +181,11 @@ def main():
             totals.append(time.perf_counter() - t0)
     rows = []
     for name in timer.times:
-        rows.append(dict(stage=name, time_s=statistics.median(timer.times[name]),
-                         peak_mb=max(timer.mem[name]) / 2**20))
+        rows.append(
+            dict(
+                stage=name,
+                time_s=statistics.median(timer.times[name]),
+                peak_mb=max(timer.mem[name]) / 2**20))
     total = statistics.median(totals)
     print(f'{os.path.basename(args.config)}: batch {args.batch}, {args.size}x{args.size}, '
           f'device {device}, threads {torch.get_num_threads()}, amp {args.amp}')
@@ -188,13 +193,22 @@ def main():
     for r in rows:
         print(f'{r["stage"]:<28}{r["time_s"]:>10.3f}{100 * r["time_s"] / total:>7.1f}%'
               f'{r["peak_mb"]:>12.1f}')
-    print(f'{"whole iteration":<28}{total:>10.3f}{"":>8}'
-          f'{(_rss_peak_kb() / 1024 if device.type == "cpu" else torch.cuda.max_memory_allocated(device) / 2**20):>12.1f}')
+    peak = _rss_peak_kb() / 1024 if device.type == 'cpu' else \
+        torch.cuda.max_memory_allocated(device) / 2**20
+    print(f'{"whole iteration":<28}{total:>10.3f}{"":>8}{peak:>12.1f}')
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(dict(config=args.config, batch=args.batch, size=args.size,
-                           device=str(device), amp=args.amp, iteration_s=total, stages=rows),
-                      f, indent=1)
+            json.dump(
+                dict(
+                    config=args.config,
+                    batch=args.batch,
+                    size=args.size,
+                    device=str(device),
+                    amp=args.amp,
+                    iteration_s=total,
+                    stages=rows),
+                f,
+                indent=1)
 
 
 if __name__ == '__main__':

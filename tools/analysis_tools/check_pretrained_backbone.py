@@ -104,8 +104,7 @@ def load_center_crop(path: str, size: int = 224) -> np.ndarray:
     img = Image.open(path).convert('RGB')
     w, h = img.size
     scale = size / min(w, h)
-    img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))),
-                     Image.BICUBIC)
+    img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BICUBIC)
     w, h = img.size
     left, top = (w - size) // 2, (h - size) // 2
     return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.float32)
@@ -148,8 +147,7 @@ def classify(backbone: nn.Module, fc: nn.Linear, batch: torch.Tensor) -> torch.T
     return fc(feat.mean(dim=(2, 3)))
 
 
-def topk_hits(logits: torch.Tensor, labels: Sequence[str],
-              k: int = 5) -> List[bool]:
+def topk_hits(logits: torch.Tensor, labels: Sequence[str], k: int = 5) -> List[bool]:
     """Whether any accepted ImageNet class of each COCO label is in the top-k."""
     top = logits.topk(k, dim=1).indices.tolist()
     return [bool(set(t) & set(COCO_TO_IMAGENET[lab])) for t, lab in zip(top, labels)]
@@ -162,8 +160,7 @@ def package_features(batch: torch.Tensor) -> torch.Tensor:
 
     from mmwsss.utils.pretrained import find_packaged_efficientnet_lite0
     ref = EfficientNet.from_pretrained(
-        'efficientnet-lite0', weights_path=find_packaged_efficientnet_lite0(),
-        image_size=None)
+        'efficientnet-lite0', weights_path=find_packaged_efficientnet_lite0(), image_size=None)
     return ref.eval().extract_features(batch)
 
 
@@ -182,17 +179,23 @@ def benchmark(backbone: nn.Module, size: int = 320, repeats: int = 10) -> float:
 
 
 def main(argv=None) -> int:
-    from mmwsss.utils.pretrained import (DEFAULT_EFFICIENTNET_LITE0_CKPT,
-                                         EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD)
+    from mmwsss.utils.pretrained import (DEFAULT_EFFICIENTNET_LITE0_CKPT, EFFICIENTNET_LITE_MEAN,
+                                         EFFICIENTNET_LITE_STD)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('checkpoint', nargs='?', default=DEFAULT_EFFICIENTNET_LITE0_CKPT)
     parser.add_argument('--data-root', default=DEFAULT_DATA_ROOT)
     parser.add_argument('--mean', type=float, nargs=3, default=EFFICIENTNET_LITE_MEAN)
     parser.add_argument('--std', type=float, nargs=3, default=EFFICIENTNET_LITE_STD)
-    parser.add_argument('--compare-package', action='store_true',
-                        help='also compare features with efficientnet-lite-pytorch')
-    parser.add_argument('--benchmark', type=int, metavar='SIZE', default=0,
-                        help='also time the backbone forward on a SIZE x SIZE image')
+    parser.add_argument(
+        '--compare-package',
+        action='store_true',
+        help='also compare features with efficientnet-lite-pytorch')
+    parser.add_argument(
+        '--benchmark',
+        type=int,
+        metavar='SIZE',
+        default=0,
+        help='also time the backbone forward on a SIZE x SIZE image')
     args = parser.parse_args(argv)
 
     names = imagenet_categories()

@@ -30,18 +30,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--out', required=True, help='output image (.png or .jpg)')
-    parser.add_argument('--indices', default='0,1,2,3,4,5',
-                        help='comma-separated dataset indices (default: the first six)')
-    parser.add_argument('--split', choices=['test', 'pseudo_label'], default='test',
-                        help='which dataloader of the config to read images from')
+    parser.add_argument(
+        '--indices',
+        default='0,1,2,3,4,5',
+        help='comma-separated dataset indices (default: the first six)')
+    parser.add_argument(
+        '--split',
+        choices=['test', 'pseudo_label'],
+        default='test',
+        help='which dataloader of the config to read images from')
     parser.add_argument('--data-root', help='dataset root used by every dataloader')
     parser.add_argument('--tile-width', type=int, default=256)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
 
-def draw_row(img_bgr: np.ndarray, cams: torch.Tensor, classes: Sequence[int],
-             names: Sequence[str], gt: Optional[np.ndarray], width: int) -> np.ndarray:
+def draw_row(img_bgr: np.ndarray, cams: torch.Tensor, classes: Sequence[int], names: Sequence[str],
+             gt: Optional[np.ndarray], width: int) -> np.ndarray:
     """The photo, then one overlay per class in ``classes``.
 
     Args:
@@ -64,8 +69,7 @@ def draw_row(img_bgr: np.ndarray, cams: torch.Tensor, classes: Sequence[int],
             contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             cv2.drawContours(tile, contours, -1, (255, 255, 255), max(1, w // 200))
         tile = cv2.resize(tile, size)
-        cv2.putText(tile, names[c + 1], (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
-                    (255, 255, 255), 2)
+        cv2.putText(tile, names[c + 1], (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2)
         tiles.append(tile)
     return np.concatenate(tiles, 1)
 
@@ -74,8 +78,7 @@ def stack_rows(rows: List[np.ndarray]) -> np.ndarray:
     """Pad rows to a common width (black) and stack them vertically."""
     width = max(r.shape[1] for r in rows)
     return np.concatenate(
-        [cv2.copyMakeBorder(r, 0, 0, 0, width - r.shape[1], cv2.BORDER_CONSTANT) for r in rows],
-        0)
+        [cv2.copyMakeBorder(r, 0, 0, 0, width - r.shape[1], cv2.BORDER_CONSTANT) for r in rows], 0)
 
 
 def main(argv=None) -> int:
@@ -107,8 +110,9 @@ def main(argv=None) -> int:
             sample = model.predict(data['inputs'], data['data_samples'])[0]
         img = cv2.imread(sample.metainfo['img_path'])
         gt = sample.gt_sem_seg.data[0].cpu().numpy() if 'gt_sem_seg' in sample else None
-        rows.append(draw_row(img, sample.cams.data, sample.metainfo['img_labels'], names, gt,
-                             args.tile_width))
+        rows.append(
+            draw_row(img, sample.cams.data, sample.metainfo['img_labels'], names, gt,
+                     args.tile_width))
     canvas = stack_rows(rows)
     ext = osp.splitext(args.out)[1] or '.png'
     _atomic(args.out, lambda tmp: cv2.imwrite(tmp, canvas) or _fail(args.out), ext)

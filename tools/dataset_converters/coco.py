@@ -25,26 +25,38 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('ann_json', help='COCO instances JSON, e.g. instances_train2017.json')
     parser.add_argument('img_dir', help='folder holding the images named in the JSON')
     parser.add_argument('out_dir', help='output root (shared by all splits)')
-    parser.add_argument('--label-space', choices=['voc', 'coco'], default='voc',
-                        help="'voc': 20 VOC classes + background (other COCO categories "
-                        "are background); 'coco': 80 classes + background")
-    parser.add_argument('--split', default=None,
-                        help='split name (default: from the JSON name, '
-                        'instances_train2017 -> train)')
-    parser.add_argument('--link', action='store_true',
-                        help='symlink the images instead of copying them')
-    parser.add_argument('--keep-unlabelled', action='store_true',
-                        help='keep images without any class of the label space in the '
-                        'split list (default: leave them out and list them)')
+    parser.add_argument(
+        '--label-space',
+        choices=['voc', 'coco'],
+        default='voc',
+        help="'voc': 20 VOC classes + background (other COCO categories "
+        "are background); 'coco': 80 classes + background")
+    parser.add_argument(
+        '--split',
+        default=None,
+        help='split name (default: from the JSON name, '
+        'instances_train2017 -> train)')
+    parser.add_argument(
+        '--link', action='store_true', help='symlink the images instead of copying them')
+    parser.add_argument(
+        '--keep-unlabelled',
+        action='store_true',
+        help='keep images without any class of the label space in the '
+        'split list (default: leave them out and list them)')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        summary = convert_coco(args.ann_json, args.img_dir, args.out_dir,
-                               label_space=args.label_space, split=args.split, link=args.link,
-                               keep_unlabelled=args.keep_unlabelled)
+        summary = convert_coco(
+            args.ann_json,
+            args.img_dir,
+            args.out_dir,
+            label_space=args.label_space,
+            split=args.split,
+            link=args.link,
+            keep_unlabelled=args.keep_unlabelled)
     except (ValueError, OSError) as e:
         # bad input: the message names the file and the image / annotation id already
         print(f'error: {e}', file=sys.stderr)

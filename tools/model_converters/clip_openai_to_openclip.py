@@ -18,8 +18,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', help='OpenAI TorchScript .pt (or any CLIP state dict)')
     parser.add_argument('dst', help='output .pth (open_clip state dict)')
-    parser.add_argument('--arch', default='ViT-B-16',
-                        help='open_clip model name used to verify the keys/shapes')
+    parser.add_argument(
+        '--arch', default='ViT-B-16', help='open_clip model name used to verify the keys/shapes')
     parser.add_argument('--no-verify', action='store_true')
     return parser.parse_args(argv)
 

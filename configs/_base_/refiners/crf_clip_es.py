@@ -3,5 +3,4 @@
 # confidence-guided loss ignores pixels whose top CRF marginal is below 0.95.
 # Unlike the official code, the CRF sees the plain RGB photo (CLIP-ES feeds BGR
 # minus the mean cast to uint8, which wraps around; see docs/en/refiners.md).
-crf_clip_es = dict(type='DenseCRF', preset='clip_es', bg_power=1, output='label',
-                   ignore_below=0.95)
+crf_clip_es = dict(type='DenseCRF', preset='clip_es', bg_power=1, output='label', ignore_below=0.95)

@@ -193,7 +193,10 @@ def _check_rle(seg: dict, height: int, width: int, where: str) -> dict:
     return dict(size=[height, width], counts=counts)
 
 
-def annotation_mask(ann: dict, height: int, width: int, where: str,
+def annotation_mask(ann: dict,
+                    height: int,
+                    width: int,
+                    where: str,
                     dropped: Optional[List[Tuple[int, int]]] = None) -> Optional[np.ndarray]:
     """(H, W) uint8 mask of one annotation, or None when nothing drawable is left.
 
@@ -366,8 +369,9 @@ def convert_coco(ann_file: str,
     images = sorted(data['images'], key=lambda im: im['file_name'])
     if not images:
         raise COCOFormatError(f'{ann_file} lists no image')
-    missing = [im['file_name'] for im in images
-               if not osp.isfile(osp.join(img_dir, im['file_name']))]
+    missing = [
+        im['file_name'] for im in images if not osp.isfile(osp.join(img_dir, im['file_name']))
+    ]
     if missing:
         raise FileNotFoundError(f'{len(missing)} image(s) of {ann_file} are missing from '
                                 f'{img_dir}: {missing[:10]}')
@@ -414,39 +418,51 @@ def convert_coco(ann_file: str,
         h, w = info['height'], info['width']
 
         def to_mask(ann, h=h, w=w, image_id=info['id']):
-            return annotation_mask(ann, h, w, f'{ann_file}: annotation id {ann["id"]} '
-                                   f'(image id {image_id})', dropped)
+            return annotation_mask(
+                ann, h, w, f'{ann_file}: annotation id {ann["id"]} '
+                f'(image id {image_id})', dropped)
 
         seg = rasterize(anns_of[info['id']], h, w, cat_to_idx, to_mask)
-        place_image_atomic(osp.join(img_dir, info['file_name']),
-                           osp.join(out_dir, IMG_DIR, stem + '.jpg'), link)
+        place_image_atomic(
+            osp.join(img_dir, info['file_name']), osp.join(out_dir, IMG_DIR, stem + '.jpg'), link)
         write_mask_atomic(osp.join(out_dir, MASK_DIR, stem + '.png'), seg, palette)
         all_labels[stem] = labels
         kept.append(stem)
         if (i + 1) % step == 0 or i + 1 == len(plan):
             log(f'  [{split}] {i + 1}/{len(plan)}')
 
-    write_text_atomic(osp.join(out_dir, SPLIT_DIR, split + '.txt'),
-                      ''.join(s + '\n' for s in kept))
-    write_text_atomic(osp.join(out_dir, SPLIT_DIR, split + '_unlabelled.txt'),
-                      ''.join(s + '\n' for s in unlabelled))
+    write_text_atomic(osp.join(out_dir, SPLIT_DIR, split + '.txt'), ''.join(s + '\n' for s in kept))
+    write_text_atomic(
+        osp.join(out_dir, SPLIT_DIR, split + '_unlabelled.txt'),
+        ''.join(s + '\n' for s in unlabelled))
     write_text_atomic(label_path, _labels_json(all_labels))
     dropped_ids = sorted({ann_id for ann_id, _ in dropped})
-    meta.update(label_space=label_space, classes=list(classes), label_file=LABEL_FILE,
-                converter_version=CONVERTER_VERSION,
-                label_format='{stem: [foreground indices]}, index k = class k + 1')
+    meta.update(
+        label_space=label_space,
+        classes=list(classes),
+        label_file=LABEL_FILE,
+        converter_version=CONVERTER_VERSION,
+        label_format='{stem: [foreground indices]}, index k = class k + 1')
     meta.setdefault('splits', {})[split] = dict(
-        ann_file=osp.abspath(ann_file), num_images=len(kept), num_unlabelled=len(unlabelled),
-        keep_unlabelled=keep_unlabelled, dropped_polygons=dropped_ids)
+        ann_file=osp.abspath(ann_file),
+        num_images=len(kept),
+        num_unlabelled=len(unlabelled),
+        keep_unlabelled=keep_unlabelled,
+        dropped_polygons=dropped_ids)
     write_json_atomic(meta_path, meta)
     if unlabelled:
         log(f'  {len(unlabelled)} image(s) have no {label_space!r} class and were left out of '
             f'{split}.txt; listed in {osp.join(SPLIT_DIR, split + "_unlabelled.txt")}')
     if dropped:
         log(f'  WARNING: {len(dropped)} polygon(s) with fewer than 3 points cannot be drawn '
-            f'and were dropped, in annotation id(s) {dropped_ids[:20]}'
-            + (' ...' if len(dropped_ids) > 20 else '') + f' (listed in {META_FILE}; '
+            f'and were dropped, in annotation id(s) {dropped_ids[:20]}' +
+            (' ...' if len(dropped_ids) > 20 else '') + f' (listed in {META_FILE}; '
             'their classes stay in the image labels)')
     log(f'  {split}: {len(kept)} images written')
-    return dict(split=split, num_images=len(kept), num_unlabelled=len(unlabelled),
-                unlabelled=unlabelled, num_total=len(images), dropped_polygons=dropped_ids)
+    return dict(
+        split=split,
+        num_images=len(kept),
+        num_unlabelled=len(unlabelled),
+        unlabelled=unlabelled,
+        num_total=len(images),
+        dropped_polygons=dropped_ids)

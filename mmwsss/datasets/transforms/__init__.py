@@ -2,6 +2,10 @@ from .formatting import PackWSSSInputs
 from .loading import LoadWSSSAnnotations, LoadWSSSImageFromFile
 from .processing import RandomRescale, RandomResizeLong
 
-__all__ = ['PackWSSSInputs', 'LoadWSSSAnnotations', 'LoadWSSSImageFromFile', 'RandomResizeLong', 'RandomRescale']
+__all__ = [
+    'PackWSSSInputs', 'LoadWSSSAnnotations', 'LoadWSSSImageFromFile', 'RandomResizeLong',
+    'RandomRescale'
+]
 from .views import PackWSSSViews, RandomResizedCropView, ViewData  # noqa: E402
+
 __all__ += ['PackWSSSViews', 'RandomResizedCropView', 'ViewData']

@@ -52,17 +52,20 @@ class _Stderr:
         os.close(self.saved)
         self.file.seek(0)
         self.text = self.file.read()
-        self.warnings = [ln for ln in self.text.splitlines()
-                         if ln.startswith(_LIBJPEG_WARNINGS)]
+        self.warnings = [ln for ln in self.text.splitlines() if ln.startswith(_LIBJPEG_WARNINGS)]
         other = b'\n'.join(ln for ln in self.text.splitlines()
                            if not ln.startswith(_LIBJPEG_WARNINGS))
         if other.strip():
             os.write(2, other + b'\n')
 
 
-def decode_image(img_bytes: bytes, path: str, flag: str = 'color',
-                 channel_order: str = 'bgr', backend: Optional[str] = None,
-                 check_jpeg_end: bool = True, corrupt_jpeg: str = 'error') -> np.ndarray:
+def decode_image(img_bytes: bytes,
+                 path: str,
+                 flag: str = 'color',
+                 channel_order: str = 'bgr',
+                 backend: Optional[str] = None,
+                 check_jpeg_end: bool = True,
+                 corrupt_jpeg: str = 'error') -> np.ndarray:
     """``mmcv.imfrombytes`` that refuses damaged files, naming ``path``.
 
     Refused (``CorruptImageError``): empty bytes, undecodable data, a JPEG whose
@@ -78,8 +81,7 @@ def decode_image(img_bytes: bytes, path: str, flag: str = 'color',
     if not img_bytes:
         raise CorruptImageError(f'image file is empty: {path}')
     is_jpeg = img_bytes[:2] == _JPEG_SOI
-    if (check_jpeg_end and is_jpeg
-            and not img_bytes.rstrip(b'\x00\r\n ').endswith(_JPEG_EOI)):
+    if (check_jpeg_end and is_jpeg and not img_bytes.rstrip(b'\x00\r\n ').endswith(_JPEG_EOI)):
         raise CorruptImageError(f'truncated JPEG (no end-of-image marker): {path}')
     # backend None = mmcv's global choice (cv2 unless use_backend() changed it)
     cv2_backend = (backend or getattr(mmcv.image.io, 'imread_backend', 'cv2')) == 'cv2'
@@ -88,16 +90,16 @@ def decode_image(img_bytes: bytes, path: str, flag: str = 'color',
         if is_jpeg:
             with _Stderr() as stderr:
                 if cv2_backend:
-                    img = mmcv.imfrombytes(img_bytes, flag=flag, channel_order=channel_order,
-                                           backend='cv2')
+                    img = mmcv.imfrombytes(
+                        img_bytes, flag=flag, channel_order=channel_order, backend='cv2')
                 else:
                     mmcv.imfrombytes(img_bytes, flag='color', backend='cv2')
             if not cv2_backend:
-                img = mmcv.imfrombytes(img_bytes, flag=flag, channel_order=channel_order,
-                                       backend=backend)
+                img = mmcv.imfrombytes(
+                    img_bytes, flag=flag, channel_order=channel_order, backend=backend)
         else:
-            img = mmcv.imfrombytes(img_bytes, flag=flag, channel_order=channel_order,
-                                   backend=backend)
+            img = mmcv.imfrombytes(
+                img_bytes, flag=flag, channel_order=channel_order, backend=backend)
     except Exception as e:
         raise CorruptImageError(f'cannot decode image {path}: {e}') from e
     if img is None:
@@ -130,8 +132,7 @@ class LoadWSSSImageFromFile(LoadImageFromFile):
         **kwargs: arguments of :class:`mmcv.transforms.LoadImageFromFile`.
     """
 
-    def __init__(self, check_jpeg_end: bool = True, corrupt_jpeg: str = 'error',
-                 **kwargs) -> None:
+    def __init__(self, check_jpeg_end: bool = True, corrupt_jpeg: str = 'error', **kwargs) -> None:
         if kwargs.get('ignore_empty', False):
             raise ValueError('LoadWSSSImageFromFile does not skip unreadable images '
                              '(ignore_empty=True); fix or remove them from the split')
@@ -149,9 +150,13 @@ class LoadWSSSImageFromFile(LoadImageFromFile):
             img_bytes = fileio.get(filename, backend_args=self.backend_args)
         except FileNotFoundError as e:
             raise FileNotFoundError(f'image not found: {filename}') from e
-        img = decode_image(img_bytes, filename, flag=self.color_type,
-                           backend=self.imdecode_backend, check_jpeg_end=self.check_jpeg_end,
-                           corrupt_jpeg=self.corrupt_jpeg)
+        img = decode_image(
+            img_bytes,
+            filename,
+            flag=self.color_type,
+            backend=self.imdecode_backend,
+            check_jpeg_end=self.check_jpeg_end,
+            corrupt_jpeg=self.corrupt_jpeg)
         if self.to_float32:
             img = img.astype(np.float32)
         results['img'] = img
@@ -177,7 +182,9 @@ class LoadWSSSAnnotations(LoadAnnotations):
         **kwargs: arguments of :class:`mmseg.datasets.transforms.LoadAnnotations`.
     """
 
-    def __init__(self, num_classes: Optional[int] = None, ignore_index: int = 255,
+    def __init__(self,
+                 num_classes: Optional[int] = None,
+                 ignore_index: int = 255,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self.num_classes = num_classes
@@ -213,8 +220,7 @@ class LoadWSSSAnnotations(LoadAnnotations):
                              'integer class indices')
         num_classes = self.num_classes or results.get('num_classes')
         if num_classes is not None:
-            bad = np.unique(seg[((seg >= num_classes) | (seg < 0))
-                                & (seg != self.ignore_index)])
+            bad = np.unique(seg[((seg >= num_classes) | (seg < 0)) & (seg != self.ignore_index)])
             if bad.size:
                 raise ValueError(f'segmentation map {path} holds class indices '
                                  f'{bad.tolist()[:10]} outside [0, {num_classes}) and not '

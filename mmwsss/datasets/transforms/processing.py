@@ -29,12 +29,18 @@ class RandomResizeLong(Resize):
         interpolation (str): image interpolation.
     """
 
-    def __init__(self, min_long: int, max_long: int, backend: str = 'pillow',
+    def __init__(self,
+                 min_long: int,
+                 max_long: int,
+                 backend: str = 'pillow',
                  interpolation: str = 'bicubic') -> None:
         if not 0 < min_long <= max_long:
             raise ValueError(f'need 0 < min_long <= max_long, got ({min_long}, {max_long})')
-        super().__init__(scale=(max_long, max_long), keep_ratio=True, backend=backend,
-                         interpolation=interpolation)
+        super().__init__(
+            scale=(max_long, max_long),
+            keep_ratio=True,
+            backend=backend,
+            interpolation=interpolation)
         self.min_long = min_long
         self.max_long = max_long
 
@@ -66,13 +72,15 @@ class RandomRescale(Resize):
         backend / interpolation: as mmcv's ``Resize`` (ToCo: pillow bilinear).
     """
 
-    def __init__(self, ratio_range=(0.5, 2.0), backend: str = 'pillow',
+    def __init__(self,
+                 ratio_range=(0.5, 2.0),
+                 backend: str = 'pillow',
                  interpolation: str = 'bilinear') -> None:
         lo, hi = (float(r) for r in ratio_range)
         if not 0 < lo <= hi:
             raise ValueError(f'need 0 < min <= max ratio, got {ratio_range}')
-        super().__init__(scale=(1, 1), keep_ratio=False, backend=backend,
-                         interpolation=interpolation)
+        super().__init__(
+            scale=(1, 1), keep_ratio=False, backend=backend, interpolation=interpolation)
         self.ratio_range = (lo, hi)
 
     def transform(self, results: dict) -> dict:

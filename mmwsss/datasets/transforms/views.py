@@ -29,17 +29,17 @@ from mmcv.transforms import BaseTransform
 from mmengine.structures import BaseDataElement
 
 from mmwsss.registry import TRANSFORMS
-
 from .formatting import MMSEG_META_KEYS, PackWSSSInputs
 
 __all__ = ['RandomResizedCropView', 'PackWSSSViews', 'ViewData', 'random_resized_crop_params']
 
 
-def random_resized_crop_params(height: int, width: int,
-                               scale: Tuple[float, float] = (0.4, 1.0),
-                               ratio: Tuple[float, float] = (3 / 4, 4 / 3),
-                               rng: Optional[np.random.RandomState] = None
-                               ) -> Tuple[int, int, int, int]:
+def random_resized_crop_params(
+        height: int,
+        width: int,
+        scale: Tuple[float, float] = (0.4, 1.0),
+        ratio: Tuple[float, float] = (3 / 4, 4 / 3),
+        rng: Optional[np.random.RandomState] = None) -> Tuple[int, int, int, int]:
     """torchvision's ``RandomResizedCrop.get_params``, drawn from numpy's RNG.
 
     Up to 10 tries: area fraction ~ U(scale), aspect ratio (w / h) log-uniform in
@@ -109,9 +109,13 @@ class RandomResizedCropView(BaseTransform):
             (no antialiasing: a 3x shrink differs from PIL by ~8 grey levels on average).
     """
 
-    def __init__(self, out_key: str = 'view2', size: Union[int, Sequence[int]] = 448,
-                 scale: Sequence[float] = (0.4, 1.0), ratio: Sequence[float] = (3 / 4, 4 / 3),
-                 interpolation: str = 'bicubic', backend: str = 'pillow') -> None:
+    def __init__(self,
+                 out_key: str = 'view2',
+                 size: Union[int, Sequence[int]] = 448,
+                 scale: Sequence[float] = (0.4, 1.0),
+                 ratio: Sequence[float] = (3 / 4, 4 / 3),
+                 interpolation: str = 'bicubic',
+                 backend: str = 'pillow') -> None:
         if out_key in ('img', 'gt_seg_map'):
             raise ValueError(f'out_key {out_key!r} would overwrite the main sample')
         if isinstance(size, int):
@@ -148,8 +152,10 @@ class RandomResizedCropView(BaseTransform):
             # PIL resizes uint8 images; ToCo's view is uint8 as well (to_float32 loading)
             crop = np.clip(np.round(crop), 0, 255).astype(np.uint8)
         out_h, out_w = self.size
-        view = mmcv.imresize(np.ascontiguousarray(crop), (out_w, out_h),
-                             interpolation=self.interpolation, backend=self.backend)
+        view = mmcv.imresize(
+            np.ascontiguousarray(crop), (out_w, out_h),
+            interpolation=self.interpolation,
+            backend=self.backend)
         results[self.out_key] = view
         results[self.out_key + '_box'] = np.array([top, top + h, left, left + w], np.int64)
         return results
@@ -191,8 +197,11 @@ class PackWSSSViews(PackWSSSInputs):
         meta_keys: as :class:`PackWSSSInputs`.
     """
 
-    def __init__(self, keys: Sequence[str] = ('view2', ),
-                 meta_keys: Sequence[str] = MMSEG_META_KEYS + ('img_labels', )) -> None:
+    def __init__(
+        self,
+        keys: Sequence[str] = ('view2', ),
+        meta_keys: Sequence[str] = MMSEG_META_KEYS + ('img_labels', )
+    ) -> None:
         super().__init__(meta_keys=meta_keys)
         if isinstance(keys, str):
             keys = (keys, )

@@ -28,7 +28,9 @@ class AtomicLocalBackend(LocalBackend):
     def put(self, obj: bytes, filepath: Union[str, os.PathLike]) -> None:
         atomic_write_bytes(str(filepath), obj)
 
-    def put_text(self, obj: str, filepath: Union[str, os.PathLike],
+    def put_text(self,
+                 obj: str,
+                 filepath: Union[str, os.PathLike],
                  encoding: str = 'utf-8') -> None:
         atomic_write_bytes(str(filepath), obj.encode(encoding))
 
@@ -57,14 +59,21 @@ class AtomicCheckpointHook(CheckpointHook):
                                              by_epoch=False, interval=100))
     """
 
-    def __init__(self, *args, out_dir: Optional[str] = None,
+    def __init__(self,
+                 *args,
+                 out_dir: Optional[str] = None,
                  backend_args: Optional[dict] = None,
-                 file_client_args: Optional[dict] = None, **kwargs) -> None:
+                 file_client_args: Optional[dict] = None,
+                 **kwargs) -> None:
         self.atomic = backend_args is None and file_client_args is None and _is_local(out_dir)
         if self.atomic:
             backend_args = dict(backend=ATOMIC_BACKEND)
-        super().__init__(*args, out_dir=out_dir, backend_args=backend_args,
-                         file_client_args=file_client_args, **kwargs)
+        super().__init__(
+            *args,
+            out_dir=out_dir,
+            backend_args=backend_args,
+            file_client_args=file_client_args,
+            **kwargs)
 
     def before_train(self, runner) -> None:
         super().before_train(runner)

@@ -27,7 +27,7 @@ def poly_warmup_factor(it: int, warmup_iters: int, warmup_ratio: float, max_iter
     if it < warmup_iters:
         return 1 - (1 - it / warmup_iters) * (1 - warmup_ratio)
     if it < max_iters:
-        return (1 - it / max_iters) ** power
+        return (1 - it / max_iters)**power
     return 0.0
 
 
@@ -41,10 +41,18 @@ class PolyWarmupParamScheduler(_ParamScheduler):
         power: poly power (ToCo 0.9).
     """
 
-    def __init__(self, optimizer, param_name: str, warmup_iters: int = 1500,
-                 warmup_ratio: float = 1e-6, max_iters: int = 20000, power: float = 0.9,
-                 begin: int = 0, end: int = INF, last_step: int = -1,
-                 by_epoch: bool = False, verbose: bool = False) -> None:
+    def __init__(self,
+                 optimizer,
+                 param_name: str,
+                 warmup_iters: int = 1500,
+                 warmup_ratio: float = 1e-6,
+                 max_iters: int = 20000,
+                 power: float = 0.9,
+                 begin: int = 0,
+                 end: int = INF,
+                 last_step: int = -1,
+                 by_epoch: bool = False,
+                 verbose: bool = False) -> None:
         if warmup_iters < 0 or max_iters <= 0 or warmup_iters > max_iters:
             raise ValueError(f'need 0 <= warmup_iters <= max_iters and max_iters > 0, got '
                              f'warmup_iters={warmup_iters}, max_iters={max_iters}')
@@ -54,12 +62,18 @@ class PolyWarmupParamScheduler(_ParamScheduler):
         self.warmup_ratio = float(warmup_ratio)
         self.max_iters = int(max_iters)
         self.power = float(power)
-        super().__init__(optimizer, param_name=param_name, begin=begin, end=end,
-                         last_step=last_step, by_epoch=by_epoch, verbose=verbose)
+        super().__init__(
+            optimizer,
+            param_name=param_name,
+            begin=begin,
+            end=end,
+            last_step=last_step,
+            by_epoch=by_epoch,
+            verbose=verbose)
 
     def _get_value(self) -> List[float]:
-        f = poly_warmup_factor(self.last_step, self.warmup_iters, self.warmup_ratio,
-                               self.max_iters, self.power)
+        f = poly_warmup_factor(self.last_step, self.warmup_iters, self.warmup_ratio, self.max_iters,
+                               self.power)
         return [base * f for base in self.base_values]
 
 

@@ -19,9 +19,9 @@ from mmwsss.registry import METRICS
 from mmwsss.utils.checks import check_finite
 from mmwsss.utils.io import (atomic_save_npz, atomic_write_json, atomic_write_png, output_key,
                              read_cams_npz)
-from ..functional import (DEFAULT_THRESHOLDS, IGNORE_INDEX, confusion_matrix,
-                          format_table, histogram_to_confusion, segmentation_scores,
-                          threshold_histogram, to_json_float)
+from ..functional import (DEFAULT_THRESHOLDS, IGNORE_INDEX, confusion_matrix, format_table,
+                          histogram_to_confusion, segmentation_scores, threshold_histogram,
+                          to_json_float)
 
 
 def _field(sample: Any, key: str) -> Any:
@@ -227,10 +227,9 @@ class CAMMetric(BaseMetric):
                                      f'{tuple(cams.shape)}')
                 num_classes = cams.shape[0] + 1
                 if expected is not None and expected != num_classes:
-                    raise ValueError(
-                        f'{name}: {cams.shape[0]} CAM channels (+ background = '
-                        f'{num_classes}) but {expected} classes expected '
-                        '(num_classes / dataset_meta["classes"], background included)')
+                    raise ValueError(f'{name}: {cams.shape[0]} CAM channels (+ background = '
+                                     f'{num_classes}) but {expected} classes expected '
+                                     '(num_classes / dataset_meta["classes"], background included)')
                 if cams.shape[1:] != gt.shape:
                     raise ValueError(f'{name}: CAM size {tuple(cams.shape[1:])} does not '
                                      f'match ground-truth size {tuple(gt.shape)}')
@@ -249,11 +248,12 @@ class CAMMetric(BaseMetric):
                     label = cam_to_label(
                         cams[None],
                         None if img_labels is None else img_labels[None].to(cams.device),
-                        bg_thr=self.ignore_band[0], ignore_band=self.ignore_band)[0]
+                        bg_thr=self.ignore_band[0],
+                        ignore_band=self.ignore_band)[0]
                     # cam_to_label writes 255; score it as this metric's ignore label
                     label[label == 255] = self.ignore_index
-                    kind, dense = 'labels', confusion_matrix(
-                        label, gt.to(label.device), num_classes, self.ignore_index, name)
+                    kind, dense = 'labels', confusion_matrix(label, gt.to(label.device),
+                                                             num_classes, self.ignore_index, name)
                     n_ignore = int((label == self.ignore_index).sum())
                     if self.output_dir:
                         self._write_label(name, label)
@@ -264,30 +264,39 @@ class CAMMetric(BaseMetric):
                     raise ValueError('CAMMetric needs num_classes or dataset_meta["classes"] '
                                      'to score pred_sem_seg labels')
                 num_classes = expected
-                kind, dense = 'labels', confusion_matrix(
-                    pred, gt.to(pred.device), num_classes, self.ignore_index, name)
+                kind, dense = 'labels', confusion_matrix(pred, gt.to(pred.device), num_classes,
+                                                         self.ignore_index, name)
                 n_ignore = int((pred == self.ignore_index).sum())
                 if self.output_dir:
                     self._write_label(name, pred)
             else:
                 raise KeyError(f"{name}: data sample has neither 'cams' nor 'pred_sem_seg'")
             idx, cnt = _sparse(dense)
-            self.results.append(dict(kind=kind, num_classes=num_classes, idx=idx, cnt=cnt,
-                                     n_ignore=n_ignore, n_pixels=int(gt.numel()),
-                                     name=name))
+            self.results.append(
+                dict(
+                    kind=kind,
+                    num_classes=num_classes,
+                    idx=idx,
+                    cnt=cnt,
+                    n_ignore=n_ignore,
+                    n_pixels=int(gt.numel()),
+                    name=name))
 
     # ------------------------------------------------------------------ outputs
     def _key(self, name: str) -> str:
         return output_key(name, (self.dataset_meta or {}).get('img_root'))
 
     def _write_cams(self, name: str, cams: Tensor, img_labels: Optional[Tensor]) -> None:
-        keys = (torch.arange(cams.shape[0]) if img_labels is None else
-                torch.nonzero(img_labels.cpu() > 0).flatten())
+        keys = (
+            torch.arange(cams.shape[0]) if img_labels is None else torch.nonzero(
+                img_labels.cpu() > 0).flatten())
         # float32: the PNGs of the sweep are recomputed from these and must equal
         # the labels scored (float16 would move pixels across the threshold)
-        atomic_save_npz(osp.join(self.output_dir, 'cams', self._key(name) + '.npz'),
-                        keys=keys.numpy().astype(np.int64),
-                        cams=cams[keys.to(cams.device)].float().cpu().numpy())
+        atomic_save_npz(
+            osp.join(self.output_dir, 'cams',
+                     self._key(name) + '.npz'),
+            keys=keys.numpy().astype(np.int64),
+            cams=cams[keys.to(cams.device)].float().cpu().numpy())
 
     def _write_label(self, name: str, label: Tensor) -> None:
         label = label.cpu().numpy() if isinstance(label, Tensor) else np.asarray(label)
@@ -295,14 +304,14 @@ class CAMMetric(BaseMetric):
         if bad.any() or self.ignore_index > 255:
             raise ValueError(f'{name}: labels {np.unique(label[bad]).tolist()[:10]} do not '
                              'fit a uint8 PNG')
-        atomic_write_png(osp.join(self.output_dir, self._key(name) + '.png'),
-                         label.astype(np.uint8))
+        atomic_write_png(
+            osp.join(self.output_dir,
+                     self._key(name) + '.png'), label.astype(np.uint8))
 
     def _write_sweep_labels(self, results: List[dict], bg_thr: float) -> None:
         """PNGs at the chosen threshold from the saved CAMs (cam_to_label's rule)."""
         for res in results:
-            data = read_cams_npz(osp.join(self.output_dir, 'cams',
-                                          self._key(res['name']) + '.npz'))
+            data = read_cams_npz(osp.join(self.output_dir, 'cams', self._key(res['name']) + '.npz'))
             cams = torch.from_numpy(data['cams'])
             label = torch.zeros(cams.shape[1:], dtype=torch.long)
             if cams.shape[0]:
@@ -349,11 +358,12 @@ class CAMMetric(BaseMetric):
         n_pixels = sum(r['n_pixels'] for r in results)
 
         if kind == 'sweep' and len(self.thresholds) > 1:
-            print_log('CAM mIoU (%) per background threshold:\n' +
-                      _format_curve(self.thresholds, curve), logger='current')
+            print_log(
+                'CAM mIoU (%) per background threshold:\n' + _format_curve(self.thresholds, curve),
+                logger='current')
         header = self._mode_string(thresholds[best])
-        print_log(f'{header}, {len(results)} images:\n' + format_table(names, at_best),
-                  logger='current')
+        print_log(
+            f'{header}, {len(results)} images:\n' + format_table(names, at_best), logger='current')
 
         metrics: Dict[str, float] = {
             key: round(100 * float(at_best[key]), 2)
@@ -363,23 +373,36 @@ class CAMMetric(BaseMetric):
             metrics['bg_thr'] = float(thresholds[best])
             if self.output_dir:
                 self._write_sweep_labels(results, float(thresholds[best]))
-                print_log(f'label PNGs at bg_thr {thresholds[best]:g} and CAMs written to '
-                          f'{self.output_dir}', logger='current')
+                print_log(
+                    f'label PNGs at bg_thr {thresholds[best]:g} and CAMs written to '
+                    f'{self.output_dir}',
+                    logger='current')
         else:
             metrics['ignore_ratio'] = round(100 * n_ignore / max(n_pixels, 1), 2)
         if self.out_file:
-            self._dump(dict(
-                mode=header, num_images=len(results), classes=names,
-                **{key: to_json_float(100 * at_best[key], 4)
-                   for key in ('mIoU', 'mPrecision', 'mRecall', 'aAcc')},
-                bg_thr=thresholds[best],
-                ignore_ratio=(None if kind == 'sweep' else
-                              to_json_float(100 * n_ignore / max(n_pixels, 1), 4)),
-                curve=[dict(bg_thr=t, mIoU=to_json_float(100 * m, 4))
-                       for t, m in zip(thresholds, curve)] if kind == 'sweep' else None,
-                per_class={name: {key: to_json_float(100 * at_best[key][i], 4)
-                                  for key in ('IoU', 'Precision', 'Recall')}
-                           for i, name in enumerate(names)}))
+            self._dump(
+                dict(
+                    mode=header,
+                    num_images=len(results),
+                    classes=names,
+                    **{
+                        key: to_json_float(100 * at_best[key], 4)
+                        for key in ('mIoU', 'mPrecision', 'mRecall', 'aAcc')
+                    },
+                    bg_thr=thresholds[best],
+                    ignore_ratio=(None if kind == 'sweep' else to_json_float(
+                        100 * n_ignore / max(n_pixels, 1), 4)),
+                    curve=[
+                        dict(bg_thr=t, mIoU=to_json_float(100 * m, 4))
+                        for t, m in zip(thresholds, curve)
+                    ] if kind == 'sweep' else None,
+                    per_class={
+                        name: {
+                            key: to_json_float(100 * at_best[key][i], 4)
+                            for key in ('IoU', 'Precision', 'Recall')
+                        }
+                        for i, name in enumerate(names)
+                    }))
         return metrics
 
     def _mode_string(self, best_thr: Optional[float]) -> str:
@@ -396,6 +419,8 @@ class CAMMetric(BaseMetric):
 
 
 def _format_curve(thresholds: Sequence[float], curve: np.ndarray, per_line: int = 8) -> str:
-    items = [f'{t:.2f}: ' + ('  nan' if np.isnan(m) else f'{100 * m:5.2f}')
-             for t, m in zip(thresholds, curve)]
+    items = [
+        f'{t:.2f}: ' + ('  nan' if np.isnan(m) else f'{100 * m:5.2f}')
+        for t, m in zip(thresholds, curve)
+    ]
     return '\n'.join('  '.join(items[i:i + per_line]) for i in range(0, len(items), per_line))

@@ -120,15 +120,20 @@ class MBConvLite(BaseModule):
         pad = 0 if conv_cfg is not None else dilation * (kernel_size - 1) // 2
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
         if expand_ratio != 1:
-            self.expand_conv = ConvModule(
-                in_channels, mid_channels, 1, act_cfg=act_cfg, **common)
+            self.expand_conv = ConvModule(in_channels, mid_channels, 1, act_cfg=act_cfg, **common)
         else:
             self.expand_conv = None
         self.depthwise_conv = ConvModule(
-            mid_channels, mid_channels, kernel_size, stride=stride, padding=pad,
-            dilation=dilation, groups=mid_channels, act_cfg=act_cfg, **common)
-        self.project_conv = ConvModule(
-            mid_channels, out_channels, 1, act_cfg=None, **common)
+            mid_channels,
+            mid_channels,
+            kernel_size,
+            stride=stride,
+            padding=pad,
+            dilation=dilation,
+            groups=mid_channels,
+            act_cfg=act_cfg,
+            **common)
+        self.project_conv = ConvModule(mid_channels, out_channels, 1, act_cfg=None, **common)
         self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -169,27 +174,29 @@ class EfficientNetLite(BaseModule):
     ImageNet weights. Output: tuple of (B, C_i, H_i, W_i), one per out index.
     """
 
-    def __init__(self,
-                 arch: str = 'lite0',
-                 out_indices: Sequence[int] = (8, ),
-                 strides: Optional[Sequence[int]] = None,
-                 dilations: Optional[Sequence[int]] = None,
-                 output_stride: Optional[int] = None,
-                 frozen_stages: int = -1,
-                 norm_eval: bool = False,
-                 tf_padding: bool = True,
-                 drop_path_rate: float = 0.,
-                 norm_cfg: dict = dict(type='BN', eps=1e-3, momentum=0.01),
-                 act_cfg: dict = dict(type='ReLU6'),
-                 init_cfg: Optional[Union[dict, List[dict]]] = [
-                     dict(type='Kaiming', layer='Conv2d'),
-                     dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-                 ]) -> None:
+    def __init__(
+        self,
+        arch: str = 'lite0',
+        out_indices: Sequence[int] = (8, ),
+        strides: Optional[Sequence[int]] = None,
+        dilations: Optional[Sequence[int]] = None,
+        output_stride: Optional[int] = None,
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
+        tf_padding: bool = True,
+        drop_path_rate: float = 0.,
+        norm_cfg: dict = dict(type='BN', eps=1e-3, momentum=0.01),
+        act_cfg: dict = dict(type='ReLU6'),
+        init_cfg: Optional[Union[dict, List[dict]]] = [
+            dict(type='Kaiming', layer='Conv2d'),
+            dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+        ]
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         stage_settings = lite_stage_settings(arch)
         num_stages = len(stage_settings)
-        strides, dilations = self._resolve_strides(
-            [s[2] for s in stage_settings], strides, dilations, output_stride)
+        strides, dilations = self._resolve_strides([s[2] for s in stage_settings], strides,
+                                                   dilations, output_stride)
 
         if isinstance(out_indices, int):
             out_indices = (out_indices, )
@@ -215,25 +222,31 @@ class EfficientNetLite(BaseModule):
         conv_cfg = dict(type='Conv2dAdaptivePadding') if tf_padding else None
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
-        layers = [ConvModule(3, STEM_CHANNELS, 3, stride=2,
-                             padding=0 if tf_padding else 1, **common)]
+        layers = [
+            ConvModule(3, STEM_CHANNELS, 3, stride=2, padding=0 if tf_padding else 1, **common)
+        ]
         total_blocks = sum(s[0] for s in stage_settings)
         block_id = 0
-        for (repeats, kernel, _, expand, cin, cout), stride, dilation in zip(
-                stage_settings, strides, dilations):
+        for (repeats, kernel, _, expand, cin,
+             cout), stride, dilation in zip(stage_settings, strides, dilations):
             blocks = []
             for r in range(repeats):
-                blocks.append(MBConvLite(
-                    cin if r == 0 else cout, cout, kernel,
-                    stride=stride if r == 0 else 1, expand_ratio=expand,
-                    dilation=dilation,
-                    drop_path_rate=drop_path_rate * block_id / total_blocks, **common))
+                blocks.append(
+                    MBConvLite(
+                        cin if r == 0 else cout,
+                        cout,
+                        kernel,
+                        stride=stride if r == 0 else 1,
+                        expand_ratio=expand,
+                        dilation=dilation,
+                        drop_path_rate=drop_path_rate * block_id / total_blocks,
+                        **common))
                 block_id += 1
             layers.append(nn.Sequential(*blocks))
         layers.append(ConvModule(stage_settings[-1][5], HEAD_CHANNELS, 1, **common))
         self.layers = nn.ModuleList(layers)
-        self.out_channels = tuple(
-            [STEM_CHANNELS] + [s[5] for s in stage_settings] + [HEAD_CHANNELS])
+        self.out_channels = tuple([STEM_CHANNELS] + [s[5]
+                                                     for s in stage_settings] + [HEAD_CHANNELS])
         assert len(self.layers) == NUM_LAYERS == num_stages + 2
         self._freeze_stages()
 

@@ -192,7 +192,7 @@ class _MMPretrainViT:
     @staticmethod
     def heads_and_scale(block: nn.Module) -> Tuple[int, float]:
         # mmpretrain's MultiheadAttention scales by head_dims ** -0.5 (torch's sdpa default)
-        return int(block.attn.num_heads), float(block.attn.head_dims) ** -0.5
+        return int(block.attn.num_heads), float(block.attn.head_dims)**-0.5
 
     @staticmethod
     def qk_norm(block: nn.Module, q: Tensor, k: Tensor) -> Tuple[Tensor, Tensor]:
@@ -259,7 +259,7 @@ class _OpenCLIPViT:
     @staticmethod
     def heads_and_scale(block: nn.Module) -> Tuple[int, float]:
         heads = int(block.attn.num_heads)
-        return heads, float(block.attn.embed_dim // heads) ** -0.5
+        return heads, float(block.attn.embed_dim // heads)**-0.5
 
     @staticmethod
     def qk_norm(block: nn.Module, q: Tensor, k: Tensor) -> Tuple[Tensor, Tensor]:
@@ -328,8 +328,9 @@ class TokenViT(BaseModule):
             out_blocks = (out_blocks, )
         if len(out_blocks) == 0:
             raise ValueError('TokenViT: out_blocks must name at least one block')
-        self.out_blocks = [self._block_index(b, depth, f'out_blocks[{i}]')
-                           for i, b in enumerate(out_blocks)]
+        self.out_blocks = [
+            self._block_index(b, depth, f'out_blocks[{i}]') for i, b in enumerate(out_blocks)
+        ]
         self.out_norm = bool(out_norm)
 
         self.extra_tokens: Dict[str, Tuple[int, bool]] = {}
@@ -344,8 +345,9 @@ class TokenViT(BaseModule):
 
         if isinstance(attn_blocks, int):
             attn_blocks = (attn_blocks, )
-        self.attn_blocks = sorted({self._block_index(b, depth, f'attn_blocks[{i}]')
-                                   for i, b in enumerate(attn_blocks)})
+        self.attn_blocks = sorted(
+            {self._block_index(b, depth, f'attn_blocks[{i}]')
+             for i, b in enumerate(attn_blocks)})
 
         self.with_cls_token = bool(with_cls_token)
         if self.with_cls_token and self.num_prefix_tokens == 0:
@@ -393,19 +395,21 @@ class TokenViT(BaseModule):
 
     # --------------------------------------------------------------- forward
     @contextlib.contextmanager
-    def _hooks(self, token_blocks: Sequence[int], attn_blocks: Sequence[int]
-               ) -> Iterator[Tuple[Dict[int, Tensor], Dict[int, Tensor]]]:
+    def _hooks(self, token_blocks: Sequence[int],
+               attn_blocks: Sequence[int]) -> Iterator[Tuple[Dict[int, Tensor], Dict[int, Tensor]]]:
         """Collect block outputs (B, N, D) and qkv-module outputs for one forward."""
         blocks = self._adapter.blocks(self.vit)
         block_out: Dict[int, Tensor] = {}
         qkv_out: Dict[int, Tensor] = {}
 
         def store(cache: Dict[int, Tensor], idx: int) -> Callable:
+
             def hook(module: nn.Module, args, output) -> None:
                 if not isinstance(output, Tensor):
                     raise TypeError(f'TokenViT: block {idx} ({type(module).__name__}) '
                                     f'returned {type(output).__name__}, expected a Tensor')
                 cache[idx] = output
+
             return hook
 
         handles = []
@@ -468,12 +472,14 @@ class TokenViT(BaseModule):
                 normed[idx] = norm(block_out[idx])
             return normed[idx]
 
-        feats: List[Tensor] = [self._to_map(tokens_of(b, self.out_norm), grid)
-                               for b in self.out_blocks]
+        feats: List[Tensor] = [
+            self._to_map(tokens_of(b, self.out_norm), grid) for b in self.out_blocks
+        ]
         cls_tokens = tokens_of(max(self.out_blocks), self.out_norm)[:, :K] \
             if self.with_cls_token else None
-        extra = {name: self._to_map(tokens_of(b, n), grid)
-                 for name, (b, n) in self.extra_tokens.items()}
+        extra = {
+            name: self._to_map(tokens_of(b, n), grid)
+            for name, (b, n) in self.extra_tokens.items()
+        }
         attns = {i: self._attention(i, qkv_out[i]) for i in self.attn_blocks}
-        return BackboneOutput(feats, cls_tokens=cls_tokens, tokens=extra, attns=attns,
-                              grid=grid)
+        return BackboneOutput(feats, cls_tokens=cls_tokens, tokens=extra, attns=attns, grid=grid)

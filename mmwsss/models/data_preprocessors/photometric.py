@@ -35,8 +35,8 @@ __all__ = ['PhotometricView', 'StrongView', 'TOCO_JITTER', 'DUPL_RANDAUG_OPS', '
 Range = Tuple[float, float]
 
 #: ToCo's ``T.RandomApply([T.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8)``.
-TOCO_JITTER: Dict[str, float] = dict(brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1,
-                                     prob=0.8)
+TOCO_JITTER: Dict[str, float] = dict(
+    brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1, prob=0.8)
 
 
 def _as_uint8(imgs: Tensor) -> Tensor:
@@ -60,8 +60,10 @@ def _rand(num: int, cols: int, generator: Optional[torch.Generator]) -> Tensor:
     return torch.rand(num, cols, generator=generator, device=device).cpu()
 
 
-def _factor_range(value: Union[None, float, Sequence[float]], name: str,
-                  center: float = 1.0, clip_zero: bool = True) -> Optional[Range]:
+def _factor_range(value: Union[None, float, Sequence[float]],
+                  name: str,
+                  center: float = 1.0,
+                  clip_zero: bool = True) -> Optional[Range]:
     """torchvision ``ColorJitter._check_input``: ``v`` -> ``[max(0, c - v), c + v]``.
 
     Returns None (the op is skipped, as in torchvision) for None / 0 / ``(c, c)``.
@@ -151,12 +153,12 @@ class PhotometricView(nn.Module):
     """
 
     PRESETS: Dict[str, dict] = {
-        'global_view1': dict(flip_prob=0.5, jitter=TOCO_JITTER, gray_prob=0.2, blur_prob=1.0,
-                             solarize_prob=0.0),
-        'global_view2': dict(flip_prob=0.5, jitter=TOCO_JITTER, gray_prob=0.2, blur_prob=0.1,
-                             solarize_prob=0.2),
-        'local_view': dict(flip_prob=0.5, jitter=TOCO_JITTER, gray_prob=0.2, blur_prob=0.5,
-                           solarize_prob=0.0),
+        'global_view1':
+        dict(flip_prob=0.5, jitter=TOCO_JITTER, gray_prob=0.2, blur_prob=1.0, solarize_prob=0.0),
+        'global_view2':
+        dict(flip_prob=0.5, jitter=TOCO_JITTER, gray_prob=0.2, blur_prob=0.1, solarize_prob=0.2),
+        'local_view':
+        dict(flip_prob=0.5, jitter=TOCO_JITTER, gray_prob=0.2, blur_prob=0.5, solarize_prob=0.0),
     }
 
     # columns of the per-sample uniform draws (a fixed count per sample, see _rand)
@@ -206,8 +208,7 @@ class PhotometricView(nn.Module):
             raise KeyError(f'unknown preset {name!r}; choose from {sorted(cls.PRESETS)}')
         return cls(**{**cls.PRESETS[name], **overrides})
 
-    def sample_params(self, num: int,
-                      generator: Optional[torch.Generator] = None) -> List[dict]:
+    def sample_params(self, num: int, generator: Optional[torch.Generator] = None) -> List[dict]:
         """Draw the random parameters of ``num`` samples.
 
         Returns:
@@ -220,10 +221,8 @@ class PhotometricView(nn.Module):
         # argsort of 4 i.i.d. uniforms is a uniformly random permutation
         orders = torch.argsort(u[:, 10:], dim=1).tolist()
         u = u[:, :10].tolist()
-        ranges = (('brightness', self.brightness, self._B),
-                  ('contrast', self.contrast, self._C),
-                  ('saturation', self.saturation, self._S),
-                  ('hue', self.hue, self._H))
+        ranges = (('brightness', self.brightness, self._B), ('contrast', self.contrast, self._C),
+                  ('saturation', self.saturation, self._S), ('hue', self.hue, self._H))
         params = []
         for row, order in zip(u, orders):
             jitter = None
@@ -237,9 +236,13 @@ class PhotometricView(nn.Module):
             if row[self._BLUR] < self.blur_prob:
                 lo, hi = self.blur_radius
                 radius = lo + row[self._RAD] * (hi - lo)
-            params.append(dict(flip=row[self._FLIP] < self.flip_prob, jitter=jitter,
-                               gray=row[self._GRAY] < self.gray_prob, blur_radius=radius,
-                               solarize=row[self._SOL] < self.solarize_prob))
+            params.append(
+                dict(
+                    flip=row[self._FLIP] < self.flip_prob,
+                    jitter=jitter,
+                    gray=row[self._GRAY] < self.gray_prob,
+                    blur_radius=radius,
+                    solarize=row[self._SOL] < self.solarize_prob))
         return params
 
     def apply_one(self, img: Tensor, params: dict) -> Tensor:
@@ -270,7 +273,8 @@ class PhotometricView(nn.Module):
             img = TF.solarize(img, self.solarize_threshold)
         return img
 
-    def forward(self, imgs: Tensor,
+    def forward(self,
+                imgs: Tensor,
                 generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
         """Augment a batch.
 
@@ -341,7 +345,10 @@ class StrongView(nn.Module):
         ops: names from :data:`DUPL_RANDAUG_OPS` to choose from.
     """
 
-    def __init__(self, num_ops: int = 5, magnitude: float = 10, flip_prob: float = 1.0,
+    def __init__(self,
+                 num_ops: int = 5,
+                 magnitude: float = 10,
+                 flip_prob: float = 1.0,
                  ops: Sequence[str] = tuple(DUPL_RANDAUG_OPS)) -> None:
         super().__init__()
         if num_ops < 0:
@@ -382,14 +389,15 @@ class StrongView(nn.Module):
             return TF.adjust_brightness(img, v)
         return TF.adjust_sharpness(img, v)
 
-    def sample_params(self, num: int,
-                      generator: Optional[torch.Generator] = None) -> List[dict]:
+    def sample_params(self, num: int, generator: Optional[torch.Generator] = None) -> List[dict]:
         """Per sample: ``ops`` (list of ``num_ops`` op names, in order) and ``flip`` (bool)."""
         u = _rand(num, 1 + self.num_ops, generator)
         # floor(u * K) of a uniform is a uniform index in [0, K): random.choices' draw
         idx = (u[:, 1:] * len(self.ops)).floor().long().clamp_(max=len(self.ops) - 1)
-        return [dict(ops=[self.ops[k] for k in row], flip=bool(f < self.flip_prob))
-                for row, f in zip(idx.tolist(), u[:, 0].tolist())]
+        return [
+            dict(ops=[self.ops[k] for k in row], flip=bool(f < self.flip_prob))
+            for row, f in zip(idx.tolist(), u[:, 0].tolist())
+        ]
 
     def apply_one(self, img: Tensor, params: dict) -> Tensor:
         """(3, H, W) uint8 -> (3, H, W) uint8 with one sample's parameters."""
@@ -397,7 +405,8 @@ class StrongView(nn.Module):
             img = self._apply_op(img, op)
         return TF.horizontal_flip(img) if params['flip'] else img
 
-    def forward(self, imgs: Tensor,
+    def forward(self,
+                imgs: Tensor,
                 generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
         """Augment a batch.
 

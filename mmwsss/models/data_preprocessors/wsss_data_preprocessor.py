@@ -80,10 +80,17 @@ class WSSSDataPreProcessor(SegDataPreProcessor):
                  main_view: Optional[dict] = None,
                  flip_valid_mask: bool = True,
                  views: Optional[Dict[str, dict]] = None) -> None:
-        super().__init__(mean=mean, std=std, size=size, size_divisor=size_divisor,
-                         pad_val=pad_val, seg_pad_val=seg_pad_val, bgr_to_rgb=bgr_to_rgb,
-                         rgb_to_bgr=rgb_to_bgr, batch_augments=batch_augments,
-                         test_cfg=test_cfg)
+        super().__init__(
+            mean=mean,
+            std=std,
+            size=size,
+            size_divisor=size_divisor,
+            pad_val=pad_val,
+            seg_pad_val=seg_pad_val,
+            bgr_to_rgb=bgr_to_rgb,
+            rgb_to_bgr=rgb_to_bgr,
+            batch_augments=batch_augments,
+            test_cfg=test_cfg)
         self.num_classes = num_classes
         self.raw_pad_val = float(raw_pad_val)
         self.main_view = _build(main_view)
@@ -157,9 +164,13 @@ class WSSSDataPreProcessor(SegDataPreProcessor):
         if samples is None:
             raise KeyError('WSSSDataPreProcessor needs data_samples in training')
         raw = [self._to_rgb(x).float() for x in data['inputs']]
-        padded, samples = stack_batch(raw, samples, size=self.size,
-                                      size_divisor=self.size_divisor,
-                                      pad_val=self.raw_pad_val, seg_pad_val=self.seg_pad_val)
+        padded, samples = stack_batch(
+            raw,
+            samples,
+            size=self.size,
+            size_divisor=self.size_divisor,
+            pad_val=self.raw_pad_val,
+            seg_pad_val=self.seg_pad_val)
         valid = self._valid_mask(samples, (padded.shape[0], *padded.shape[-2:])).to(padded.device)
         main = padded
         flipped = torch.zeros(padded.shape[0], dtype=torch.bool, device=padded.device)
@@ -168,8 +179,8 @@ class WSSSDataPreProcessor(SegDataPreProcessor):
             flipped = flipped.to(padded.device)
             if self.flip_valid_mask:
                 valid = torch.where(flipped[:, None, None], valid.flip(-1), valid)
-        batch = WSSSBatch(img=main.round().clamp(0, 255).to(torch.uint8), valid_mask=valid,
-                          flipped=flipped)
+        batch = WSSSBatch(
+            img=main.round().clamp(0, 255).to(torch.uint8), valid_mask=valid, flipped=flipped)
         if self.num_classes is not None:
             batch.img_labels = stack_img_labels(samples, self.num_classes, padded.device)
         for name, cfg in self.view_cfgs.items():

@@ -6,17 +6,14 @@ ImportError instead.
 """
 from .class_names import (CLIP_ES_TEMPLATES, COCO_CLIP_ES_BG_NAMES, COCO_CLIP_ES_NAMES,
                           VOC_CLIP_ES_BG_NAMES, VOC_CLIP_ES_NAMES)
-from .clip_checkpoint import (load_clip_state_dict, load_state_dict_checked,
-                              save_openai_torchscript)
+from .clip_checkpoint import load_clip_state_dict, load_state_dict_checked, save_openai_torchscript
 from .mask_cache import MaskCache, image_key
 from .open_clip_model import CLIP_MEAN, CLIP_STD, TINY_CLIP_CFG, OpenCLIP
 from .sam import SAM_ARCHS, FixedResizeLongestSide, SegmentAnything, build_sam
 
 __all__ = [
-    'CLIP_ES_TEMPLATES', 'COCO_CLIP_ES_BG_NAMES', 'COCO_CLIP_ES_NAMES',
-    'VOC_CLIP_ES_BG_NAMES', 'VOC_CLIP_ES_NAMES', 'load_clip_state_dict',
-    'load_state_dict_checked', 'save_openai_torchscript',
-    'MaskCache', 'image_key',
-    'CLIP_MEAN', 'CLIP_STD', 'TINY_CLIP_CFG', 'OpenCLIP', 'SAM_ARCHS',
-    'FixedResizeLongestSide', 'SegmentAnything', 'build_sam'
+    'CLIP_ES_TEMPLATES', 'COCO_CLIP_ES_BG_NAMES', 'COCO_CLIP_ES_NAMES', 'VOC_CLIP_ES_BG_NAMES',
+    'VOC_CLIP_ES_NAMES', 'load_clip_state_dict', 'load_state_dict_checked',
+    'save_openai_torchscript', 'MaskCache', 'image_key', 'CLIP_MEAN', 'CLIP_STD', 'TINY_CLIP_CFG',
+    'OpenCLIP', 'SAM_ARCHS', 'FixedResizeLongestSide', 'SegmentAnything', 'build_sam'
 ]

@@ -65,7 +65,9 @@ def load_clip_state_dict(path: str) -> Dict[str, Tensor]:
     return out
 
 
-def load_state_dict_checked(model: nn.Module, state: Dict[str, Tensor], path: str,
+def load_state_dict_checked(model: nn.Module,
+                            state: Dict[str, Tensor],
+                            path: str,
                             ignore: Iterable[str] = ()) -> None:
     """Strict load that names the file and the offending keys on any mismatch."""
     own = model.state_dict()
@@ -73,16 +75,16 @@ def load_state_dict_checked(model: nn.Module, state: Dict[str, Tensor], path: st
     missing = sorted(k for k in own if k not in state and k not in ignore)
     unexpected = sorted(k for k in state if k not in own and k not in ignore)
     mismatched = sorted(f'{k}: checkpoint {tuple(state[k].shape)} vs model '
-                        f'{tuple(own[k].shape)}'
-                        for k in own if k in state and state[k].shape != own[k].shape)
+                        f'{tuple(own[k].shape)}' for k in own
+                        if k in state and state[k].shape != own[k].shape)
     if missing or unexpected or mismatched:
         lines = [f'checkpoint {path} does not match the model '
                  f'({type(model).__name__}):']
         for title, keys in (('missing keys', missing), ('unexpected keys', unexpected),
                             ('shape mismatch', mismatched)):
             if keys:
-                shown = ', '.join(keys[:10]) + (f', ... ({len(keys)} in all)'
-                                                if len(keys) > 10 else '')
+                shown = ', '.join(
+                    keys[:10]) + (f', ... ({len(keys)} in all)' if len(keys) > 10 else '')
                 lines.append(f'  {title}: {shown}')
         raise RuntimeError('\n'.join(lines))
     model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
@@ -106,7 +108,8 @@ class _OpenAIArchive(nn.Module):
         return x * self.logit_scale.exp()
 
 
-def save_openai_torchscript(clip: nn.Module, path: str,
+def save_openai_torchscript(clip: nn.Module,
+                            path: str,
                             half: bool = True,
                             input_resolution: Optional[int] = None) -> None:
     """Write ``clip``'s weights as an OpenAI-style TorchScript archive.
@@ -120,8 +123,7 @@ def save_openai_torchscript(clip: nn.Module, path: str,
         clip = clip.half()
     if input_resolution is None:
         input_resolution = int(clip.visual.image_size[0])
-    holder = _OpenAIArchive(clip, input_resolution, int(clip.context_length),
-                            int(clip.vocab_size))
+    holder = _OpenAIArchive(clip, input_resolution, int(clip.context_length), int(clip.vocab_size))
     example = torch.ones(1, dtype=clip.logit_scale.dtype)
     traced = torch.jit.trace(holder, example, check_trace=False)
     traced.save(path)

@@ -26,8 +26,11 @@ def clip_es_input_size(height: int, width: int, scale: float, patch: int = 16) -
             int(math.ceil(scale * width / patch) * patch))
 
 
-def clip_es_resize(inputs: Tensor, scale: float, patch: int = 16,
-                   mode: str = 'pil_bicubic', img_norm: Optional[dict] = None) -> Tensor:
+def clip_es_resize(inputs: Tensor,
+                   scale: float,
+                   patch: int = 16,
+                   mode: str = 'pil_bicubic',
+                   img_norm: Optional[dict] = None) -> Tensor:
     """The CLIP-ES input of one scale, from a CLIP-normalised image.
 
     ``'pil_bicubic'`` replays the official ``_transform_resize``: the uint8 image
@@ -105,8 +108,7 @@ def cam_box_mask(cams: Tensor, threshold: float) -> Tensor:
     height, width = maps.shape[1:]
     masks = np.zeros(maps.shape, np.float32)
     for k, score in enumerate(maps):
-        _, binary = cv2.threshold(score, int(threshold * score.max()), 255,
-                                  cv2.THRESH_BINARY)
+        _, binary = cv2.threshold(score, int(threshold * score.max()), 255, cv2.THRESH_BINARY)
         contours = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[-2]
         for contour in contours:
             x, y, w, h = cv2.boundingRect(contour)

@@ -54,6 +54,9 @@ class MaskCache:
     def put(self, key: str, masks: np.ndarray, **extras: np.ndarray) -> str:
         """Store (N, H, W) bool masks (+ numeric arrays) atomically; returns the path."""
         path = self.path(key)
-        atomic_save_npz(path, packed=np.packbits(masks.astype(bool).ravel()),
-                        shape=np.array(masks.shape, np.int64), **extras)
+        atomic_save_npz(
+            path,
+            packed=np.packbits(masks.astype(bool).ravel()),
+            shape=np.array(masks.shape, np.int64),
+            **extras)
         return path

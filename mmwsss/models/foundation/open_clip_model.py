@@ -17,9 +17,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmwsss.registry import MODELS
-from .clip_checkpoint import (is_torchscript_archive, load_clip_state_dict,
-                              load_state_dict_checked)
 from ..utils.freeze import freeze
+from .clip_checkpoint import is_torchscript_archive, load_clip_state_dict, load_state_dict_checked
 
 # OpenAI CLIP normalisation, in 0-255 units for mmseg's SegDataPreProcessor.
 CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
@@ -97,8 +96,8 @@ class OpenCLIP(BaseModule):
             state = load_clip_state_dict(checkpoint)
             load_state_dict_checked(self.clip, state, checkpoint)
         else:
-            print_log(f'OpenCLIP({arch}): no checkpoint given, weights are random',
-                      logger='current')
+            print_log(
+                f'OpenCLIP({arch}): no checkpoint given, weights are random', logger='current')
         self.frozen = frozen
         if frozen:
             freeze(self.clip)
@@ -132,8 +131,7 @@ class OpenCLIP(BaseModule):
         device = self.clip.logit_scale.device
         return self.clip.encode_text(self.tokenize(texts).to(device), normalize=normalize)
 
-    def class_embeddings(self, class_names: Sequence[str],
-                         templates: Sequence[str]) -> Tensor:
+    def class_embeddings(self, class_names: Sequence[str], templates: Sequence[str]) -> Tensor:
         """(K, E) zero-shot classifier: per class, mean of the L2-normalised template
         embeddings, normalised again (CLIP's ``zeroshot_classifier``)."""
         if not class_names or not templates:
@@ -154,8 +152,7 @@ class OpenCLIP(BaseModule):
         gh, gw = visual.grid_size
         if tuple(grid) != (gh, gw):
             patch = pos[1:].reshape(1, gh, gw, -1).permute(0, 3, 1, 2)
-            patch = F.interpolate(patch, size=tuple(grid), mode='bilinear',
-                                  align_corners=False)
+            patch = F.interpolate(patch, size=tuple(grid), mode='bilinear', align_corners=False)
             patch = patch.permute(0, 2, 3, 1).reshape(grid[0] * grid[1], -1)
             pos = torch.cat([pos[:1], patch], 0)
         if self.pos_embed_fp16:
@@ -181,7 +178,8 @@ class OpenCLIP(BaseModule):
         return visual.ln_pre(x), grid
 
     @staticmethod
-    def block_forward(block: torch.nn.Module, x: Tensor,
+    def block_forward(block: torch.nn.Module,
+                      x: Tensor,
                       ln_1_out: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """One residual attention block, also returning head-averaged attention.
 
@@ -193,14 +191,16 @@ class OpenCLIP(BaseModule):
             tokens (B, L, D) and attention (B, L, L).
         """
         y = block.ln_1(x) if ln_1_out is None else ln_1_out
-        attn_out, attn = block.attn(y, y, y, need_weights=True,
-                                    average_attn_weights=True)
+        attn_out, attn = block.attn(y, y, y, need_weights=True, average_attn_weights=True)
         x = x + block.ls_1(attn_out)
         x = x + block.ls_2(block.mlp(block.ln_2(x)))
         return x, attn
 
-    def forward_tokens(self, img: Tensor, num_blocks: Optional[int] = None
-                       ) -> Dict[str, Union[Tensor, List[Tensor], Tuple[int, int]]]:
+    def forward_tokens(
+        self,
+        img: Tensor,
+        num_blocks: Optional[int] = None
+    ) -> Dict[str, Union[Tensor, List[Tensor], Tuple[int, int]]]:
         """Run the first ``num_blocks`` blocks (all by default) manually.
 
         Returns:
@@ -217,8 +217,7 @@ class OpenCLIP(BaseModule):
             attns.append(attn)
         return dict(tokens=x, attns=attns, grid=grid)
 
-    def pool_tokens(self, tokens: Tensor, pool: str = 'avg',
-                    normalize: bool = True) -> Tensor:
+    def pool_tokens(self, tokens: Tensor, pool: str = 'avg', normalize: bool = True) -> Tensor:
         """(B, E) image embedding from final tokens (B, 1 + h*w, D).
 
         ``pool='avg'``: ln_post, mean of the patch tokens (CLIP-ES / WeCLIP);
@@ -234,8 +233,7 @@ class OpenCLIP(BaseModule):
         x = x @ self.clip.visual.proj
         return F.normalize(x, dim=-1) if normalize else x
 
-    def encode_image(self, img: Tensor, pool: str = 'avg',
-                     normalize: bool = True) -> Tensor:
+    def encode_image(self, img: Tensor, pool: str = 'avg', normalize: bool = True) -> Tensor:
         """(B, E) image embedding of (B, 3, H, W) images at any size."""
         return self.pool_tokens(self.forward_tokens(img)['tokens'], pool, normalize)
 

@@ -21,8 +21,8 @@ from .clip_checkpoint import load_state_dict_checked
 
 try:
     from segment_anything import SamAutomaticMaskGenerator, SamPredictor
-    from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncoder,
-                                           Sam, TwoWayTransformer)
+    from segment_anything.modeling import (ImageEncoderViT, MaskDecoder, PromptEncoder, Sam,
+                                           TwoWayTransformer)
     from segment_anything.utils.amg import MaskData
     from segment_anything.utils.transforms import ResizeLongestSide
 except ImportError:  # optional dependency: importing mmwsss.models must still work
@@ -35,19 +35,42 @@ else:
 # Architectures of the released checkpoints (sam_vit_{b,l,h}_*.pth), as in
 # segment_anything.build_sam; 'tiny' is a random-weight toy of the same code path.
 SAM_ARCHS = dict(
-    vit_b=dict(encoder_embed_dim=768, encoder_depth=12, encoder_num_heads=12,
-               encoder_global_attn_indexes=(2, 5, 8, 11)),
-    vit_l=dict(encoder_embed_dim=1024, encoder_depth=24, encoder_num_heads=16,
-               encoder_global_attn_indexes=(5, 11, 17, 23)),
-    vit_h=dict(encoder_embed_dim=1280, encoder_depth=32, encoder_num_heads=16,
-               encoder_global_attn_indexes=(7, 15, 23, 31)),
-    tiny=dict(encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2,
-              encoder_global_attn_indexes=(1, ), image_size=128, window_size=4,
-              prompt_embed_dim=32, decoder_mlp_dim=64, decoder_num_heads=2,
-              decoder_depth=1, iou_head_hidden_dim=32))
-_SAM_DEFAULTS = dict(prompt_embed_dim=256, image_size=1024, patch_size=16,
-                     window_size=14, decoder_mlp_dim=2048, decoder_num_heads=8,
-                     decoder_depth=2, iou_head_hidden_dim=256)
+    vit_b=dict(
+        encoder_embed_dim=768,
+        encoder_depth=12,
+        encoder_num_heads=12,
+        encoder_global_attn_indexes=(2, 5, 8, 11)),
+    vit_l=dict(
+        encoder_embed_dim=1024,
+        encoder_depth=24,
+        encoder_num_heads=16,
+        encoder_global_attn_indexes=(5, 11, 17, 23)),
+    vit_h=dict(
+        encoder_embed_dim=1280,
+        encoder_depth=32,
+        encoder_num_heads=16,
+        encoder_global_attn_indexes=(7, 15, 23, 31)),
+    tiny=dict(
+        encoder_embed_dim=32,
+        encoder_depth=2,
+        encoder_num_heads=2,
+        encoder_global_attn_indexes=(1, ),
+        image_size=128,
+        window_size=4,
+        prompt_embed_dim=32,
+        decoder_mlp_dim=64,
+        decoder_num_heads=2,
+        decoder_depth=1,
+        iou_head_hidden_dim=32))
+_SAM_DEFAULTS = dict(
+    prompt_embed_dim=256,
+    image_size=1024,
+    patch_size=16,
+    window_size=14,
+    decoder_mlp_dim=2048,
+    decoder_num_heads=8,
+    decoder_depth=2,
+    iou_head_hidden_dim=256)
 
 
 class FixedResizeLongestSide(ResizeLongestSide):
@@ -57,8 +80,7 @@ class FixedResizeLongestSide(ResizeLongestSide):
         """(B, C, H, W) float -> (B, C, H', W') with max(H', W') = target_length."""
         if image.dim() != 4:
             raise ValueError(f'expected (B, C, H, W), got {tuple(image.shape)}')
-        size = self.get_preprocess_shape(image.shape[2], image.shape[3],
-                                         self.target_length)
+        size = self.get_preprocess_shape(image.shape[2], image.shape[3], self.target_length)
         return torch.nn.functional.interpolate(
             image, size, mode='bilinear', align_corners=False, antialias=True)
 
@@ -76,15 +98,15 @@ class IoUFirstMaskGenerator(SamAutomaticMaskGenerator):
     def _process_batch(self, points: np.ndarray, im_size, crop_box, orig_size):
         predictor = self.predictor
         model = predictor.model
-        coords = torch.as_tensor(predictor.transform.apply_coords(points, im_size),
-                                 device=predictor.device)[:, None, :]
+        coords = torch.as_tensor(
+            predictor.transform.apply_coords(points, im_size), device=predictor.device)[:, None, :]
         labels = torch.ones(coords.shape[0], 1, dtype=torch.int, device=coords.device)
-        sparse, dense = model.prompt_encoder(points=(coords, labels), boxes=None,
-                                             masks=None)
+        sparse, dense = model.prompt_encoder(points=(coords, labels), boxes=None, masks=None)
         low_res, iou_preds = model.mask_decoder(
             image_embeddings=predictor.features,
             image_pe=model.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
             multimask_output=True)
         low_res, iou_preds = low_res.flatten(0, 1), iou_preds.flatten(0, 1)
         pts = torch.as_tensor(points.repeat(3, axis=0))
@@ -96,20 +118,19 @@ class IoUFirstMaskGenerator(SamAutomaticMaskGenerator):
                                             predictor.original_size)[:, 0]
         else:
             masks = low_res.new_zeros(0, *predictor.original_size)
-        return self._finish_batch(MaskData(masks=masks, iou_preds=iou_preds, points=pts),
-                                  crop_box, orig_size)
+        return self._finish_batch(
+            MaskData(masks=masks, iou_preds=iou_preds, points=pts), crop_box, orig_size)
 
     def _finish_batch(self, data: 'MaskData', crop_box, orig_size) -> 'MaskData':
         """Upstream's tail of ``_process_batch``: stability filter, binarise, boxes,
         crop-edge filter, RLE."""
-        from segment_anything.utils.amg import (batched_mask_to_box,
-                                                calculate_stability_score,
-                                                is_box_near_crop_edge,
-                                                mask_to_rle_pytorch, uncrop_masks)
+        from segment_anything.utils.amg import (batched_mask_to_box, calculate_stability_score,
+                                                is_box_near_crop_edge, mask_to_rle_pytorch,
+                                                uncrop_masks)
         orig_h, orig_w = orig_size
-        data['stability_score'] = calculate_stability_score(
-            data['masks'], self.predictor.model.mask_threshold,
-            self.stability_score_offset)
+        data['stability_score'] = calculate_stability_score(data['masks'],
+                                                            self.predictor.model.mask_threshold,
+                                                            self.stability_score_offset)
         if self.stability_score_thresh > 0.0:
             data.filter(data['stability_score'] >= self.stability_score_thresh)
         data['masks'] = data['masks'] > self.predictor.model.mask_threshold
@@ -136,22 +157,32 @@ def build_sam(arch: Union[str, dict]) -> 'Sam':
     dim = cfg['prompt_embed_dim']
     sam = Sam(
         image_encoder=ImageEncoderViT(
-            depth=cfg['encoder_depth'], embed_dim=cfg['encoder_embed_dim'],
-            img_size=cfg['image_size'], mlp_ratio=4,
+            depth=cfg['encoder_depth'],
+            embed_dim=cfg['encoder_embed_dim'],
+            img_size=cfg['image_size'],
+            mlp_ratio=4,
             norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            num_heads=cfg['encoder_num_heads'], patch_size=cfg['patch_size'],
-            qkv_bias=True, use_rel_pos=True,
+            num_heads=cfg['encoder_num_heads'],
+            patch_size=cfg['patch_size'],
+            qkv_bias=True,
+            use_rel_pos=True,
             global_attn_indexes=tuple(cfg['encoder_global_attn_indexes']),
-            window_size=cfg['window_size'], out_chans=dim),
+            window_size=cfg['window_size'],
+            out_chans=dim),
         prompt_encoder=PromptEncoder(
-            embed_dim=dim, image_embedding_size=(embed_size, embed_size),
-            input_image_size=(cfg['image_size'], cfg['image_size']), mask_in_chans=16),
+            embed_dim=dim,
+            image_embedding_size=(embed_size, embed_size),
+            input_image_size=(cfg['image_size'], cfg['image_size']),
+            mask_in_chans=16),
         mask_decoder=MaskDecoder(
             num_multimask_outputs=3,
-            transformer=TwoWayTransformer(depth=cfg['decoder_depth'], embedding_dim=dim,
-                                          mlp_dim=cfg['decoder_mlp_dim'],
-                                          num_heads=cfg['decoder_num_heads']),
-            transformer_dim=dim, iou_head_depth=3,
+            transformer=TwoWayTransformer(
+                depth=cfg['decoder_depth'],
+                embedding_dim=dim,
+                mlp_dim=cfg['decoder_mlp_dim'],
+                num_heads=cfg['decoder_num_heads']),
+            transformer_dim=dim,
+            iou_head_depth=3,
             iou_head_hidden_dim=cfg['iou_head_hidden_dim']),
         pixel_mean=[123.675, 116.28, 103.53],
         pixel_std=[58.395, 57.12, 57.375])
@@ -254,8 +285,11 @@ class SegmentAnything(BaseModule):
         records = self.mask_generator.generate(_check_image(img))
         h, w = img.shape[:2]
         if not records:
-            return dict(masks=np.zeros((0, h, w), bool), scores=np.zeros(0, np.float32),
-                        stability=np.zeros(0, np.float32), boxes=np.zeros((0, 4), np.int64))
+            return dict(
+                masks=np.zeros((0, h, w), bool),
+                scores=np.zeros(0, np.float32),
+                stability=np.zeros(0, np.float32),
+                boxes=np.zeros((0, 4), np.int64))
         return dict(
             masks=np.stack([r['segmentation'] for r in records]).astype(bool),
             scores=np.array([r['predicted_iou'] for r in records], np.float32),
@@ -264,7 +298,10 @@ class SegmentAnything(BaseModule):
 
     # ------------------------------------------------------------ prompting
     @torch.no_grad()
-    def predict_points(self, img: np.ndarray, points: np.ndarray, labels: np.ndarray,
+    def predict_points(self,
+                       img: np.ndarray,
+                       points: np.ndarray,
+                       labels: np.ndarray,
                        multimask_output: bool = True) -> Dict[str, np.ndarray]:
         """One prompt set of N points: (N, 2) xy pixel coords, labels (N,) 1 fg/0 bg.
 
@@ -274,11 +311,14 @@ class SegmentAnything(BaseModule):
         self.predictor.set_image(_check_image(img), image_format='RGB')
         masks, scores, logits = self.predictor.predict(
             point_coords=np.asarray(points, np.float32),
-            point_labels=np.asarray(labels), multimask_output=multimask_output)
+            point_labels=np.asarray(labels),
+            multimask_output=multimask_output)
         return dict(masks=masks, scores=scores, logits=logits)
 
     @torch.no_grad()
-    def predict_boxes(self, img: np.ndarray, boxes: np.ndarray,
+    def predict_boxes(self,
+                      img: np.ndarray,
+                      boxes: np.ndarray,
                       multimask_output: bool = False) -> Dict[str, np.ndarray]:
         """K box prompts (K, 4) xyxy in pixels, batched.
 
@@ -288,8 +328,7 @@ class SegmentAnything(BaseModule):
         boxes_t = torch.as_tensor(np.asarray(boxes, np.float32), device=self.device)
         boxes_t = self.transform.apply_boxes_torch(boxes_t, img.shape[:2])
         masks, scores, _ = self.predictor.predict_torch(
-            point_coords=None, point_labels=None, boxes=boxes_t,
-            multimask_output=multimask_output)
+            point_coords=None, point_labels=None, boxes=boxes_t, multimask_output=multimask_output)
         return dict(masks=masks.cpu().numpy(), scores=scores.cpu().numpy())
 
     # ------------------------------------------------ batched torch images

@@ -71,8 +71,7 @@ class AffinityHead(BaseModule):
                                  f'channels, got {[x.shape[1] for x in feats]}')
         return feats
 
-    def forward(self, feats: Sequence[Tensor],
-                size: Optional[Tuple[int, int]] = None) -> Tensor:
+    def forward(self, feats: Sequence[Tensor], size: Optional[Tuple[int, int]] = None) -> Tensor:
         """(levels of (B, C_i, H_i, W_i)) -> (B, out_channels, h, w) features.
 
         ``size`` defaults to the first selected level's size.
@@ -83,7 +82,6 @@ class AffinityHead(BaseModule):
         for conv, f in zip(self.level_convs, feats):
             x = F.elu(conv(f))
             if tuple(x.shape[-2:]) != size:
-                x = F.interpolate(x, size=size, mode='bilinear',
-                                  align_corners=self.align_corners)
+                x = F.interpolate(x, size=size, mode='bilinear', align_corners=self.align_corners)
             outs.append(x)
         return F.elu(self.fuse_conv(torch.cat(outs, 1)))

@@ -44,13 +44,18 @@ class CAMHead(BaseDecodeHead):
                  dropout_ratio: float = 0.0,
                  in_index: int = -1,
                  loss_decode: dict = dict(type='MultiLabelSoftMarginLoss', loss_weight=1.0),
-                 init_cfg: Optional[dict] = dict(type='Normal', std=0.01,
-                                                 override=dict(name='conv_seg')),
+                 init_cfg: Optional[dict] = dict(
+                     type='Normal', std=0.01, override=dict(name='conv_seg')),
                  **kwargs) -> None:
         super().__init__(
-            in_channels=in_channels, channels=in_channels, num_classes=num_classes,
-            dropout_ratio=dropout_ratio, in_index=in_index, loss_decode=loss_decode,
-            init_cfg=init_cfg, **kwargs)
+            in_channels=in_channels,
+            channels=in_channels,
+            num_classes=num_classes,
+            dropout_ratio=dropout_ratio,
+            in_index=in_index,
+            loss_decode=loss_decode,
+            init_cfg=init_cfg,
+            **kwargs)
         # CAM classifiers have no bias (IRN/ToCo): cam = W f exactly.
         self.conv_seg = nn.Conv2d(in_channels, num_classes, kernel_size=1, bias=False)
         self.pool = build_pool(pool, **({'k': topk} if pool == 'topk' else {}))
@@ -91,5 +96,4 @@ class CAMHead(BaseDecodeHead):
         """ReLU'd CAMs resized to the (padded) input size: (B, C, H, W)."""
         cams = F.relu(self.forward(inputs)[1])
         size = batch_img_metas[0].get('pad_shape') or batch_img_metas[0]['img_shape']
-        return F.interpolate(cams, size=size[:2], mode='bilinear',
-                             align_corners=self.align_corners)
+        return F.interpolate(cams, size=size[:2], mode='bilinear', align_corners=self.align_corners)

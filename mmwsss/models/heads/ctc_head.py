@@ -68,8 +68,13 @@ class CTCHead(nn.Module):
     Shapes: (N, in_dim) -> (N, out_dim).
     """
 
-    def __init__(self, in_dim: int, out_dim: int = 1024, norm_last_layer: bool = True,
-                 nlayers: int = 3, hidden_dim: int = 2048, bottleneck_dim: int = 256) -> None:
+    def __init__(self,
+                 in_dim: int,
+                 out_dim: int = 1024,
+                 norm_last_layer: bool = True,
+                 nlayers: int = 3,
+                 hidden_dim: int = 2048,
+                 bottleneck_dim: int = 256) -> None:
         super().__init__()
         nlayers = max(nlayers, 1)
         if nlayers == 1:

@@ -97,8 +97,7 @@ class IRNHead(BaseModule):
         self.in_index = tuple(in_index) if in_index is not None else None
         self.detach = detach
         self.with_dp = with_dp
-        self.edge_branches = nn.ModuleList(
-            [GNBranch(c, edge_channels, 4) for c in in_channels])
+        self.edge_branches = nn.ModuleList([GNBranch(c, edge_channels, 4) for c in in_channels])
         self.edge_out = nn.Conv2d(edge_channels * n, 1, 1, bias=True)
         if with_dp:
             if not 1 <= num_shallow < n:
@@ -110,11 +109,10 @@ class IRNHead(BaseModule):
                 raise ValueError(f'IRNHead: {len(dp_channels)} dp_channels for {n} levels')
             self.num_shallow = num_shallow
             self.dp_branches = nn.ModuleList(
-                [GNBranch(c, o, dp_groups(o))
-                 for c, o in zip(in_channels, dp_channels)])
+                [GNBranch(c, o, dp_groups(o)) for c, o in zip(in_channels, dp_channels)])
             self.dp_fuse_deep = GNBranch(sum(dp_channels[num_shallow:]), dp_mid, dp_groups(dp_mid))
-            self.dp_fuse = GNBranch(sum(dp_channels[:num_shallow]) + dp_mid, dp_mid,
-                                    dp_groups(dp_mid))
+            self.dp_fuse = GNBranch(
+                sum(dp_channels[:num_shallow]) + dp_mid, dp_mid, dp_groups(dp_mid))
             self.dp_out = nn.Conv2d(dp_mid, 2, 1, bias=False)
             self.mean_shift = MeanShift(2)
 

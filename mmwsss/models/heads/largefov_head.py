@@ -64,15 +64,19 @@ class LargeFOVHead(BaseDecodeHead):
             raise ValueError('LargeFOVHead has no normalisation layers; norm_cfg must be None')
         if kwargs.get('input_transform') is not None:
             raise ValueError('LargeFOVHead takes one input level; input_transform must be None')
-        super().__init__(in_channels=in_channels, channels=channels,
-                         dropout_ratio=dropout_ratio, loss_decode=loss_decode,
-                         init_cfg=init_cfg, **kwargs)
+        super().__init__(
+            in_channels=in_channels,
+            channels=channels,
+            dropout_ratio=dropout_ratio,
+            loss_decode=loss_decode,
+            init_cfg=init_cfg,
+            **kwargs)
         self.dilation = dilation
-        self.conv6 = nn.Conv2d(in_channels, channels, 3, padding=dilation, dilation=dilation,
-                               bias=bias)
+        self.conv6 = nn.Conv2d(
+            in_channels, channels, 3, padding=dilation, dilation=dilation, bias=bias)
         self.relu6 = nn.ReLU(inplace=True)
-        self.conv7 = nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation,
-                               bias=bias)
+        self.conv7 = nn.Conv2d(
+            channels, channels, 3, padding=dilation, dilation=dilation, bias=bias)
         self.relu7 = nn.ReLU(inplace=True)
         self.conv_seg = nn.Conv2d(channels, self.out_channels, 1, bias=bias)
 

@@ -15,7 +15,8 @@ from .multi_scale import get_multi_scale_cams
 VALID_MASK_MODES = ('resize', 'topleft', 'none')
 
 
-def valid_mask_at(valid_mask: Optional[Tensor], size: Tuple[int, int],
+def valid_mask_at(valid_mask: Optional[Tensor],
+                  size: Tuple[int, int],
                   mode: str = 'resize') -> Optional[Tensor]:
     """The (B, H, W) valid mask at a label size (h, w).
 
@@ -37,8 +38,7 @@ def valid_mask_at(valid_mask: Optional[Tensor], size: Tuple[int, int],
         part = valid_mask[:, :h, :w].bool()
         out[:, :part.shape[1], :part.shape[2]] = part
         return out
-    return F.interpolate(valid_mask[:, None].float(), size=tuple(size),
-                         mode='nearest')[:, 0] > 0.5
+    return F.interpolate(valid_mask[:, None].float(), size=tuple(size), mode='nearest')[:, 0] > 0.5
 
 
 @MODELS.register_module()
@@ -103,8 +103,11 @@ class CAMLabelSource(BaseModule):
         """(B, C, H, W) normalised CAMs at the input size, not label-masked."""
         if self.multi_scale is not None:
             return get_multi_scale_cams(ctx, self.cam, self.multi_scale)
-        cams = F.interpolate(ctx.require('cams', self.cam).detach(),
-                             size=ctx.inputs.shape[-2:], mode='bilinear', align_corners=False)
+        cams = F.interpolate(
+            ctx.require('cams', self.cam).detach(),
+            size=ctx.inputs.shape[-2:],
+            mode='bilinear',
+            align_corners=False)
         return normalize_cams(F.relu(cams), self.norm)
 
     @torch.no_grad()
@@ -120,9 +123,10 @@ class CAMLabelSource(BaseModule):
         if self.refiner is not None:
             img = ctx.img
             if tuple(img.shape[-2:]) != size:
-                raise ValueError(f'a refiner needs labels at the image size {tuple(img.shape[-2:])}, '
-                                 f'got size={size}')
+                raise ValueError(
+                    f'a refiner needs labels at the image size {tuple(img.shape[-2:])}, '
+                    f'got size={size}')
             state = self.refiner(dict(img=img, cams=cams, img_labels=labels, valid_mask=valid))
             return final_label(state, self.bg_thr)
-        return cam_to_label(cams, labels, bg_thr=self.bg_thr, ignore_band=self.ignore_band,
-                            valid_mask=valid)
+        return cam_to_label(
+            cams, labels, bg_thr=self.bg_thr, ignore_band=self.ignore_band, valid_mask=valid)

@@ -43,8 +43,7 @@ def head_branch(ctx: TrainContext, head: str) -> str:
 
 
 @torch.no_grad()
-def precompute_multi_scale(ctx: TrainContext, requests: Iterable[Request],
-                           branch_cam_fn) -> None:
+def precompute_multi_scale(ctx: TrainContext, requests: Iterable[Request], branch_cam_fn) -> None:
     """Fill the context's cache for all ``requests``.
 
     Args:

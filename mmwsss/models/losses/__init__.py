@@ -1,18 +1,19 @@
 from .multilabel_loss import MultiLabelSoftMarginLoss
 
 __all__ = ['MultiLabelSoftMarginLoss']
-from .affinity_loss import AffinityDisplacementLoss, AffinityLoss  # noqa: E402
+from .affinity_loss import AffinityDisplacementLoss, AffinityLoss
 
 __all__ += ['AffinityLoss', 'AffinityDisplacementLoss']
-from .seg_loss import bg_fg_seg_loss  # noqa: E402
-from .token_contrast import ctc_loss_neg, label_to_aff_mask, masked_ptc_loss  # noqa: E402
+from .seg_loss import bg_fg_seg_loss
+from .token_contrast import ctc_loss_neg, label_to_aff_mask, masked_ptc_loss
 
 __all__ += ['bg_fg_seg_loss', 'ctc_loss_neg', 'label_to_aff_mask', 'masked_ptc_loss']
-from .terms import ClsTerm, CTCTerm, EnergyTerm, LossTerm, PTCTerm, SegTerm  # noqa: E402
+from .terms import ClsTerm, CTCTerm, EnergyTerm, LossTerm, PTCTerm, SegTerm
 
 __all__ += ['LossTerm', 'ClsTerm', 'SegTerm', 'PTCTerm', 'CTCTerm', 'EnergyTerm']
-from .dense_energy_loss import (DenseEnergyLoss, dense_energy, dense_energy_loss,  # noqa: E402
-                                bilateral_filter, energy_loss_inputs)
+from .dense_energy_loss import (DenseEnergyLoss, bilateral_filter, dense_energy, dense_energy_loss,
+                                energy_loss_inputs)
 
-__all__ += ['DenseEnergyLoss', 'dense_energy', 'dense_energy_loss', 'bilateral_filter',
-            'energy_loss_inputs']
+__all__ += [
+    'DenseEnergyLoss', 'dense_energy', 'dense_energy_loss', 'bilateral_filter', 'energy_loss_inputs'
+]

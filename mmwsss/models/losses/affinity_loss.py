@@ -18,9 +18,13 @@ def _masked_mean(loss: Tensor, mask: Tensor, eps: float, scale: float = 1.) -> T
     return (loss * mask).sum() / (scale * mask.sum() + eps)
 
 
-def psa_affinity_loss(aff: Tensor, bg_pos: Tensor, fg_pos: Tensor, neg: Tensor,
-                      eps: float = 1e-5,
-                      weights: Tuple[float, float, float] = (0.25, 0.25, 0.5)) -> Tensor:
+def psa_affinity_loss(
+    aff: Tensor,
+    bg_pos: Tensor,
+    fg_pos: Tensor,
+    neg: Tensor,
+    eps: float = 1e-5,
+    weights: Tuple[float, float, float] = (0.25, 0.25, 0.5)) -> Tensor:
     """PSA's three-term loss:
 
         L = 1/4 sum(-bg log(a + eps)) / (N_bg + eps)
@@ -48,8 +52,11 @@ class AffinityLoss(nn.Module):
         loss_name: key in the loss dict.
     """
 
-    def __init__(self, weights: Sequence[float] = (0.25, 0.25, 0.5), eps: float = 1e-5,
-                 loss_weight: float = 1.0, loss_name: str = 'loss_aff') -> None:
+    def __init__(self,
+                 weights: Sequence[float] = (0.25, 0.25, 0.5),
+                 eps: float = 1e-5,
+                 loss_weight: float = 1.0,
+                 loss_name: str = 'loss_aff') -> None:
         super().__init__()
         if len(weights) != 3:
             raise ValueError(f'AffinityLoss needs 3 term weights, got {weights}')
@@ -88,15 +95,19 @@ class AffinityDisplacementLoss(nn.Module):
         eps: 1e-5 as IRN.
     """
 
-    def __init__(self, aff_weight: float = 1.0, dp_weight: float = 1.0,
-                 eps: float = 1e-5) -> None:
+    def __init__(self, aff_weight: float = 1.0, dp_weight: float = 1.0, eps: float = 1e-5) -> None:
         super().__init__()
         self.aff_weight = aff_weight
         self.dp_weight = dp_weight
         self.eps = eps
 
-    def forward(self, aff: Tensor, bg_pos: Tensor, fg_pos: Tensor, neg: Tensor,
-                pair_disp: Tensor = None, disp_target: Tensor = None) -> Dict[str, Tensor]:
+    def forward(self,
+                aff: Tensor,
+                bg_pos: Tensor,
+                fg_pos: Tensor,
+                neg: Tensor,
+                pair_disp: Tensor = None,
+                disp_target: Tensor = None) -> Dict[str, Tensor]:
         """
         Args:
             aff: (B, K, ...) path affinities in [0, 1].
@@ -114,8 +125,11 @@ class AffinityDisplacementLoss(nn.Module):
         bg = _masked_mean(pos_loss, bg_pos, eps)
         fg = _masked_mean(pos_loss, fg_pos, eps)
         ng = _masked_mean(-torch.log(1. + eps - aff), neg, eps)
-        losses = dict(loss_aff=self.aff_weight * ((bg / 2 + fg / 2) + ng) / 2,
-                      aff_bg_pos=bg.detach(), aff_fg_pos=fg.detach(), aff_neg=ng.detach())
+        losses = dict(
+            loss_aff=self.aff_weight * ((bg / 2 + fg / 2) + ng) / 2,
+            aff_bg_pos=bg.detach(),
+            aff_fg_pos=fg.detach(),
+            aff_neg=ng.detach())
         if pair_disp is not None:
             if disp_target is None:
                 raise ValueError('pair_disp given without disp_target')

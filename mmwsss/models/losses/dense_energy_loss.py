@@ -36,16 +36,22 @@ from torch import Tensor
 from mmwsss.models.utils.permutohedral import gaussian_filter_dense, permutohedral_filter
 from mmwsss.registry import MODELS
 
-__all__ = ['downscale_energy_inputs', 'energy_gate', 'bilateral_features', 'bilateral_filter',
-           'dense_energy', 'dense_energy_loss', 'energy_loss_inputs', 'DenseEnergyLoss']
+__all__ = [
+    'downscale_energy_inputs', 'energy_gate', 'bilateral_features', 'bilateral_filter',
+    'dense_energy', 'dense_energy_loss', 'energy_loss_inputs', 'DenseEnergyLoss'
+]
 
 _FILTERS = ('permutohedral', 'dense')
 IGNORE_INDEX = 255
 
 
-def downscale_energy_inputs(images: Tensor, probs: Tensor, rois: Tensor, seg_label: Tensor,
-                            scale_factor: float = 0.5, recompute_scale_factor: bool = True
-                            ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+def downscale_energy_inputs(
+        images: Tensor,
+        probs: Tensor,
+        rois: Tensor,
+        seg_label: Tensor,
+        scale_factor: float = 0.5,
+        recompute_scale_factor: bool = True) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """The official downscaling (``DenseEnergyLoss.forward``) of the four inputs.
 
     images: nearest; probs: bilinear, align_corners=False; rois: nearest;
@@ -110,14 +116,19 @@ def bilateral_features(images: Tensor, sigma_rgb: float, sigma_xy: float) -> Ten
     """
     B, C, H, W = images.shape
     dtype = images.dtype if images.dtype == torch.float64 else torch.float32
-    ys, xs = torch.meshgrid(torch.arange(H, device=images.device, dtype=dtype),
-                            torch.arange(W, device=images.device, dtype=dtype), indexing='ij')
+    ys, xs = torch.meshgrid(
+        torch.arange(H, device=images.device, dtype=dtype),
+        torch.arange(W, device=images.device, dtype=dtype),
+        indexing='ij')
     xy = torch.stack([xs, ys], 0).unsqueeze(0).expand(B, 2, H, W) / sigma_xy
     rgb = images.to(dtype) / sigma_rgb
     return torch.cat([xy, rgb], 1).flatten(2).transpose(1, 2).contiguous()
 
 
-def bilateral_filter(images: Tensor, values: Tensor, sigma_rgb: float, sigma_xy: float,
+def bilateral_filter(images: Tensor,
+                     values: Tensor,
+                     sigma_rgb: float,
+                     sigma_xy: float,
                      filter: str = 'permutohedral') -> Tensor:  # noqa: A002
     """The unnormalised bilateral filter of rloss's ``bilateralfilter_batch``.
 
@@ -137,7 +148,7 @@ def bilateral_filter(images: Tensor, values: Tensor, sigma_rgb: float, sigma_xy:
         raise ValueError(f'filter must be one of {_FILTERS}, got {filter!r}')
     B, K, H, W = values.shape
     feats = bilateral_features(images, sigma_rgb, sigma_xy)
-    vals = values.flatten(2).transpose(1, 2)                      # (B, h*w, K)
+    vals = values.flatten(2).transpose(1, 2)  # (B, h*w, K)
     if filter == 'permutohedral':
         # sse_blocks: bit-for-bit the lattice of the x86 (SSE) extension build
         out = permutohedral_filter(feats, vals.to(feats.dtype), sse_blocks=True)
@@ -153,7 +164,7 @@ class _DenseEnergyFunction(torch.autograd.Function):
     def forward(ctx, images: Tensor, probs: Tensor, rois: Tensor, unlabel_region: Tensor,
                 sigma_rgb: float, sigma_xy: float, filter: str) -> Tensor:  # noqa: A002
         B = probs.shape[0]
-        gate = energy_gate(probs, rois, unlabel_region).unsqueeze(1)   # (B, 1, h, w)
+        gate = energy_gate(probs, rois, unlabel_region).unsqueeze(1)  # (B, 1, h, w)
         rois_k = rois.unsqueeze(1).to(probs.dtype)
         masked = probs * rois_k
         AS = bilateral_filter(images, masked, sigma_rgb, sigma_xy, filter) * gate
@@ -167,9 +178,15 @@ class _DenseEnergyFunction(torch.autograd.Function):
         return None, grad, None, None, None, None, None
 
 
-def dense_energy(images: Tensor, probs: Tensor, rois: Tensor, unlabel_region: Tensor,
-                 sigma_rgb: float, sigma_xy: float, filter: str = 'permutohedral'  # noqa: A002
-                 ) -> Tensor:
+def dense_energy(
+        images: Tensor,
+        probs: Tensor,
+        rois: Tensor,
+        unlabel_region: Tensor,
+        sigma_rgb: float,
+        sigma_xy: float,
+        filter: str = 'permutohedral'  # noqa: A002
+) -> Tensor:
     """The energy at the given resolution (``DenseEnergyLossFunction.apply``).
 
     Args:
@@ -196,10 +213,16 @@ def dense_energy(images: Tensor, probs: Tensor, rois: Tensor, unlabel_region: Te
                                       float(sigma_rgb), float(sigma_xy), filter)
 
 
-def dense_energy_loss(images: Tensor, probs: Tensor, rois: Tensor, seg_label: Tensor,
-                      sigma_rgb: float = 15., sigma_xy: float = 100., scale_factor: float = 0.5,
-                      filter: str = 'permutohedral',  # noqa: A002
-                      recompute_scale_factor: bool = True) -> Tensor:
+def dense_energy_loss(
+        images: Tensor,
+        probs: Tensor,
+        rois: Tensor,
+        seg_label: Tensor,
+        sigma_rgb: float = 15.,
+        sigma_xy: float = 100.,
+        scale_factor: float = 0.5,
+        filter: str = 'permutohedral',  # noqa: A002
+        recompute_scale_factor: bool = True) -> Tensor:
     """``DenseEnergyLoss.forward`` of ToCo / AFA / MoRe, divided by its weight.
 
     Downscale (:func:`downscale_energy_inputs`), then :func:`dense_energy` with
@@ -217,17 +240,21 @@ def dense_energy_loss(images: Tensor, probs: Tensor, rois: Tensor, seg_label: Te
     Returns:
         0-dim energy (multiply by the loss weight, 1e-7 in ToCo).
     """
-    s_images, s_probs, s_rois, unlabel = downscale_energy_inputs(
-        images, probs, rois, seg_label, scale_factor, recompute_scale_factor)
+    s_images, s_probs, s_rois, unlabel = downscale_energy_inputs(images, probs, rois, seg_label,
+                                                                 scale_factor,
+                                                                 recompute_scale_factor)
     return dense_energy(s_images, s_probs, s_rois, unlabel, sigma_rgb, sigma_xy * scale_factor,
                         filter)
 
 
-def energy_loss_inputs(img: Tensor, seg_logits: Tensor, label: Tensor,
-                       img_box: Optional[Sequence[Sequence[int]]] = None,
-                       mean: Sequence[float] = (123.675, 116.28, 103.53),
-                       std: Sequence[float] = (58.395, 57.12, 57.375)
-                       ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+def energy_loss_inputs(
+    img: Tensor,
+    seg_logits: Tensor,
+    label: Tensor,
+    img_box: Optional[Sequence[Sequence[int]]] = None,
+    mean: Sequence[float] = (123.675, 116.28, 103.53),
+    std: Sequence[float] = (58.395, 57.12, 57.375)
+) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """ToCo's ``get_energy_loss`` preparation: de-normalise, softmax, box mask.
 
     Args:
@@ -273,9 +300,15 @@ class DenseEnergyLoss(nn.Module):
         loss_name: key in the loss dict ('loss_reg').
     """
 
-    def __init__(self, weight: float = 1e-7, sigma_rgb: float = 15., sigma_xy: float = 100.,
-                 scale_factor: float = 0.5, filter: str = 'permutohedral',  # noqa: A002
-                 recompute_scale_factor: bool = True, loss_name: str = 'loss_reg') -> None:
+    def __init__(
+            self,
+            weight: float = 1e-7,
+            sigma_rgb: float = 15.,
+            sigma_xy: float = 100.,
+            scale_factor: float = 0.5,
+            filter: str = 'permutohedral',  # noqa: A002
+            recompute_scale_factor: bool = True,
+            loss_name: str = 'loss_reg') -> None:
         super().__init__()
         if filter not in _FILTERS:
             raise ValueError(f'filter must be one of {_FILTERS}, got {filter!r}')
@@ -289,9 +322,9 @@ class DenseEnergyLoss(nn.Module):
 
     def forward(self, images: Tensor, probs: Tensor, rois: Tensor, seg_label: Tensor) -> Tensor:
         """See :func:`dense_energy_loss` for shapes; returns a 0-dim tensor."""
-        return self.weight * dense_energy_loss(
-            images, probs, rois, seg_label, self.sigma_rgb, self.sigma_xy, self.scale_factor,
-            self.filter, self.recompute_scale_factor)
+        return self.weight * dense_energy_loss(images, probs, rois, seg_label, self.sigma_rgb,
+                                               self.sigma_xy, self.scale_factor, self.filter,
+                                               self.recompute_scale_factor)
 
     @property
     def loss_name(self) -> str:

@@ -9,7 +9,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def bg_fg_seg_loss(logits: Tensor, label: Tensor, ignore_index: int = 255, eps: float = 0.0,
+def bg_fg_seg_loss(logits: Tensor,
+                   label: Tensor,
+                   ignore_index: int = 255,
+                   eps: float = 0.0,
                    empty: str = 'zero') -> Tensor:
     """``0.5 * mean CE over bg pixels + 0.5 * mean CE over fg pixels``.
 
@@ -52,7 +55,7 @@ def bg_fg_seg_loss(logits: Tensor, label: Tensor, ignore_index: int = 255, eps: 
     # per-pixel CE; ignored pixels give 0 and are in neither group
     ce = F.cross_entropy(logits, label, ignore_index=ignore_index, reduction='none')
     valid = label != ignore_index
-    groups = (valid & (label == 0), valid & (label != 0))           # bg, fg
+    groups = (valid & (label == 0), valid & (label != 0))  # bg, fg
     loss = logits.new_zeros(())
     for mask in groups:
         count = mask.sum().to(ce.dtype)

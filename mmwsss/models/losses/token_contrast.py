@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def label_to_aff_mask(label: Tensor, ignore_index: int = 255,
+def label_to_aff_mask(label: Tensor,
+                      ignore_index: int = 255,
                       dtype: torch.dtype = torch.long) -> Tensor:
     """Pairwise affinity targets from a token-level pseudo label.
 
@@ -33,10 +34,10 @@ def label_to_aff_mask(label: Tensor, ignore_index: int = 255,
         (B, h*w, h*w) mask with values in {0, 1, ignore_index}.
     """
     b = label.shape[0]
-    flat = label.reshape(b, -1)                                   # (B, N)
+    flat = label.reshape(b, -1)  # (B, N)
     n = flat.shape[1]
-    aff = (flat[:, :, None] == flat[:, None, :]).to(dtype)        # (B, N, N)
-    ign = flat == ignore_index                                    # (B, N)
+    aff = (flat[:, :, None] == flat[:, None, :]).to(dtype)  # (B, N, N)
+    ign = flat == ignore_index  # (B, N)
     # an ignored token at either end makes the pair unknown
     aff = aff.masked_fill(ign[:, :, None] | ign[:, None, :], ignore_index)
     eye = torch.eye(n, dtype=torch.bool, device=label.device)
@@ -66,8 +67,8 @@ def masked_ptc_loss(tokens: Tensor, aff_mask: Tensor, eps: float = 1e-8) -> Tens
     if aff_mask.shape != (b, h * w, h * w):
         raise ValueError(f'masked_ptc_loss: aff_mask {tuple(aff_mask.shape)} does not match '
                          f'tokens {tuple(tokens.shape)} (expected {(b, h * w, h * w)})')
-    f = F.normalize(tokens.reshape(b, d, h * w), p=2, dim=1, eps=eps)     # (B, D, N)
-    sim = torch.matmul(f.transpose(1, 2), f).abs()                      # (B, N, N)
+    f = F.normalize(tokens.reshape(b, d, h * w), p=2, dim=1, eps=eps)  # (B, D, N)
+    sim = torch.matmul(f.transpose(1, 2), f).abs()  # (B, N, N)
     pos = (aff_mask == 1).to(sim.dtype)
     neg = (aff_mask == 0).to(sim.dtype)
     pos_term = 1 - (pos * sim).sum() / (pos.sum() + 1)
@@ -75,8 +76,12 @@ def masked_ptc_loss(tokens: Tensor, aff_mask: Tensor, eps: float = 1e-8) -> Tens
     return 0.5 * pos_term + 0.5 * neg_term
 
 
-def ctc_loss_neg(student: Tensor, teacher: Tensor, flags: Tensor, temp: float = 0.5,
-                 eps: float = 1e-4, for_else_term: bool = True) -> Tensor:
+def ctc_loss_neg(student: Tensor,
+                 teacher: Tensor,
+                 flags: Tensor,
+                 temp: float = 0.5,
+                 eps: float = 1e-4,
+                 for_else_term: bool = True) -> Tensor:
     """ToCo's class-token contrast with negative local crops (``CTCLoss_neg``).
 
     Layout (as ToCo's ``network.forward_proj`` builds it, DINO-style, crop-major): the student
@@ -129,19 +134,19 @@ def ctc_loss_neg(student: Tensor, teacher: Tensor, flags: Tensor, temp: float = 
                          f'{n_crops} crops')
     if teacher.shape[0] % b != 0:
         raise ValueError(f'ctc_loss_neg: {teacher.shape[0]} teacher rows for {b} images')
-    n_t = teacher.shape[0] // b                                     # 2 global views in ToCo
+    n_t = teacher.shape[0] // b  # 2 global views in ToCo
     # crop-major rows -> per image: (B, n_crops, E) and (B, n_t, E)
     s = student.reshape(n_crops, b, -1).transpose(0, 1)
     t = teacher.reshape(n_t, b, -1).transpose(0, 1)
-    z = torch.matmul(t, s.transpose(1, 2)) / temp                  # (B, n_t, n_crops) = log l
-    pos = flags != 0                                                # (B, n_crops)
+    z = torch.matmul(t, s.transpose(1, 2)) / temp  # (B, n_t, n_crops) = log l
+    pos = flags != 0  # (B, n_crops)
     neg = ~pos
     # log(neg + eps) = logsumexp over the negative crops' z plus log(eps)
     z_neg = z.masked_fill(~neg[:, None, :], float('-inf'))
     log_eps = z.new_full(z.shape[:2] + (1, ), math.log(eps))
     lse_neg = torch.logsumexp(torch.cat([z_neg, log_eps], dim=-1), dim=-1)  # (B, n_t)
     # -log(l / (l + neg + eps)) = log(l + neg + eps) - log l
-    pos_terms = torch.logaddexp(z, lse_neg[..., None]) - z          # (B, n_t, n_crops)
+    pos_terms = torch.logaddexp(z, lse_neg[..., None]) - z  # (B, n_t, n_crops)
     loss = (pos_terms * pos[:, None, :].to(z.dtype)).sum(dim=(1, 2))  # (B,)
     if for_else_term:
         # -log(1 / (1 + neg + eps)) = log(1 + exp(lse_neg)) = softplus(lse_neg)

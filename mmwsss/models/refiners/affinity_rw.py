@@ -11,9 +11,8 @@ from mmwsss.models.utils.affinity_labels import combine_psa_labels
 from mmwsss.registry import MODELS
 from ..utils.cam import add_background, scores_to_label
 from .base import BaseRefiner, RefineState
-from .random_walk import (RW_MODES, build_frozen_model, feature_affinity,
-                          image_to_input, pair_offsets, pair_valid_mask,
-                          preprocessor_mean_std, random_walk_active)
+from .random_walk import (RW_MODES, build_frozen_model, feature_affinity, image_to_input,
+                          pair_offsets, pair_valid_mask, preprocessor_mean_std, random_walk_active)
 
 
 def _masked_cams(state: RefineState) -> Tensor:
@@ -43,8 +42,12 @@ def active_fg(state: RefineState) -> Tuple[Tensor, Tensor]:
     return fg, keep
 
 
-def psa_infer_aff_reference(aff_feats: Tensor, cams: Tensor, beta: float = 8.,
-                            logt: int = 8, alpha: float = 16., radius: int = 5,
+def psa_infer_aff_reference(aff_feats: Tensor,
+                            cams: Tensor,
+                            beta: float = 8.,
+                            logt: int = 8,
+                            alpha: float = 16.,
+                            radius: int = 5,
                             stride: int = 8) -> Tensor:
     """PSA's ``infer_aff.py`` walk for one image, written as the official code
     does it: a dense matrix built from ``get_indices_of_pairs`` (sources only in
@@ -62,22 +65,22 @@ def psa_infer_aff_reference(aff_feats: Tensor, cams: Tensor, beta: float = 8.,
     height, width = cams.shape[-2:]
     # infer_aff.py: bg = (1 - max cam)^alpha at the image size, then everything
     # zero-padded to the feature grid (bg included), avg-pooled by the stride
-    scores = torch.cat([(1 - cams.max(0, keepdim=True)[0]) ** alpha, cams], 0).float()
+    scores = torch.cat([(1 - cams.max(0, keepdim=True)[0])**alpha, cams], 0).float()
     scores = F.pad(scores, (0, w * stride - width, 0, h * stride - height))
     cam_vec = F.avg_pool2d(scores[None], stride, stride)[0].view(scores.shape[0], -1)
     # get_indices_of_pairs, spelled out (independent of pair_offsets / pair_indices)
-    search_dst = [(0, x) for x in range(1, radius)] + [
-        (y, x) for y in range(1, radius) for x in range(-radius + 1, radius)
-        if x * x + y * y < radius * radius]
+    search_dst = [(0, x) for x in range(1, radius)] + [(y, x) for y in range(1, radius)
+                                                       for x in range(-radius + 1, radius)
+                                                       if x * x + y * y < radius * radius]
     rf = radius - 1
     full = torch.arange(h * w).view(h, w)
     ch, cw = h - rf, w - 2 * rf
     ind_from = full[:-rf, rf:-rf].reshape(-1)
-    ind_to = torch.stack([full[dy:dy + ch, rf + dx:rf + dx + cw].reshape(-1)
-                          for dy, dx in search_dst])
-    ff = aff_feats.reshape(d, -1)[:, ind_from][:, None]      # (D, 1, M)
-    ft = aff_feats.reshape(d, -1)[:, ind_to]                 # (D, K, M)
-    aff = torch.exp(-(ff - ft).abs().mean(0)).reshape(-1)    # (K * M,)
+    ind_to = torch.stack(
+        [full[dy:dy + ch, rf + dx:rf + dx + cw].reshape(-1) for dy, dx in search_dst])
+    ff = aff_feats.reshape(d, -1)[:, ind_from][:, None]  # (D, 1, M)
+    ft = aff_feats.reshape(d, -1)[:, ind_to]  # (D, K, M)
+    aff = torch.exp(-(ff - ft).abs().mean(0)).reshape(-1)  # (K * M,)
     src = ind_from[None].expand_as(ind_to).reshape(-1)
     dst = ind_to.reshape(-1)
     area = h * w
@@ -87,7 +90,7 @@ def psa_infer_aff_reference(aff_feats: Tensor, cams: Tensor, beta: float = 8.,
     cols = torch.cat([dst, eye, src])
     vals = torch.cat([aff, torch.ones(area), aff])
     aff_mat = torch.zeros(area, area).index_put_((rows, cols), vals, accumulate=True)
-    trans = aff_mat ** beta
+    trans = aff_mat**beta
     trans = trans / trans.sum(0, keepdim=True)
     for _ in range(logt):
         trans = trans @ trans
@@ -188,8 +191,8 @@ class AffinityRandomWalk(BaseRefiner):
         feats = self.affinity_features(state, size)
         aff = feature_affinity(feats.float(), self.offsets)
         if self.psa_border_pairs:
-            aff = aff * pair_valid_mask(size, self.offsets, crop_from=True,
-                                        device=aff.device).to(aff.dtype)
+            aff = aff * pair_valid_mask(
+                size, self.offsets, crop_from=True, device=aff.device).to(aff.dtype)
         # only bg and the labelled classes with any activation are walked: zero
         # channels stay zero, and the full-resolution temporaries shrink
         fg, keep = active_fg(state)
@@ -227,8 +230,7 @@ class PSAAffinityLabel(BaseRefiner):
     """
 
     def __init__(self,
-                 crf: Optional[dict] = dict(type='DenseCRF', preset='psa',
-                                            output='scores'),
+                 crf: Optional[dict] = dict(type='DenseCRF', preset='psa', output='scores'),
                  alpha_la: float = 4.,
                  alpha_ha: float = 32.,
                  init_cfg: Optional[dict] = None) -> None:

@@ -38,15 +38,16 @@ def check_state(state: RefineState) -> None:
         if img.dim() != 4 or img.shape[1] != 3:
             raise ValueError(f"'img' must be (B, 3, H, W), got {tuple(img.shape)}")
         if img.shape[0] != cams.shape[0] or img.shape[-2:] != cams.shape[-2:]:
-            raise ValueError(
-                f'image size {tuple(img.shape[-2:])} (batch {img.shape[0]}) does not '
-                f'match CAM size {tuple(cams.shape[-2:])} (batch {cams.shape[0]})')
+            raise ValueError(f'image size {tuple(img.shape[-2:])} (batch {img.shape[0]}) does not '
+                             f'match CAM size {tuple(cams.shape[-2:])} (batch {cams.shape[0]})')
     labels = state.get('img_labels')
     if labels is not None:
         empty = (labels.sum(1) == 0).nonzero().flatten().tolist()
         if empty:
-            names = [m.get('img_path', i) for i, m in
-                     zip(empty, [state.get('meta', [{}] * len(labels))[i] for i in empty])]
+            names = [
+                m.get('img_path', i)
+                for i, m in zip(empty, [state.get('meta', [{}] * len(labels))[i] for i in empty])
+            ]
             raise ValueError(f'image(s) {names} have no labelled foreground class')
     label = state.get('label')
     if label is not None:
@@ -77,8 +78,10 @@ class RefineChain(BaseModule):
             neither ``label`` nor ``scores``.
     """
 
-    def __init__(self, refiners: Sequence[Union[dict, BaseRefiner]] = (),
-                 bg_thr: float = 0.15, init_cfg: Optional[dict] = None) -> None:
+    def __init__(self,
+                 refiners: Sequence[Union[dict, BaseRefiner]] = (),
+                 bg_thr: float = 0.15,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         self.refiners = torch.nn.ModuleList(
             [MODELS.build(r) if isinstance(r, dict) else r for r in refiners])

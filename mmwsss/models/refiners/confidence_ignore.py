@@ -4,8 +4,8 @@ below 0.95 become 255, so the segmentation loss skips them (the paper's CGL)."""
 from typing import Optional
 
 from mmwsss.registry import MODELS
-from .base import BaseRefiner, RefineState
 from ..utils.cam import IGNORE_INDEX, scores_to_label
+from .base import BaseRefiner, RefineState
 
 
 @MODELS.register_module()

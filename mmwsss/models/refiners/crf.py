@@ -34,8 +34,8 @@ CRF_PRESETS: Dict[str, dict] = {
     # PSA / SEAM / ACR / ToCo ``crf_inference`` (CAM -> seeds): softmax unary.
     'psa': dict(unary='softmax', num_iter=10, gaussian=(3, 3), bilateral=(80, 13, 10)),
     # IRN ``crf_inference_label`` (IR labels): label unary, gt_prob 0.7.
-    'irn_label': dict(unary='label', num_iter=10, gaussian=(3, 3), bilateral=(50, 5, 10),
-                      gt_prob=0.7),
+    'irn_label':
+    dict(unary='label', num_iter=10, gaussian=(3, 3), bilateral=(50, 5, 10), gt_prob=0.7),
     # ToCo / DuPL final segmentation post-processing (``DenseCRF`` class).
     'toco_seg': dict(unary='softmax', num_iter=10, gaussian=(1, 1), bilateral=(121, 5, 4)),
     # MoRe ``infer_seg_voc.py``, BECO ``utils/crf.py``, CLIP-ES pseudo masks.
@@ -82,7 +82,8 @@ def label_unary(label: np.ndarray, n_labels: int, gt_prob: float) -> np.ndarray:
     if n_labels < 2:
         raise ValueError('the label unary needs at least 2 labels')
     flat = label.reshape(-1)
-    unary = np.full((n_labels, flat.size), -np.log((1.0 - gt_prob) / (n_labels - 1)),
+    unary = np.full((n_labels, flat.size),
+                    -np.log((1.0 - gt_prob) / (n_labels - 1)),
                     dtype=np.float32)
     known = flat >= 0
     unary[flat[known], np.nonzero(known)[0]] = -np.log(gt_prob)
@@ -90,11 +91,13 @@ def label_unary(label: np.ndarray, n_labels: int, gt_prob: float) -> np.ndarray:
     return unary
 
 
-def dense_crf(img: np.ndarray,
-              unary: np.ndarray,
-              num_iter: int = 10,
-              gaussian: Sequence[float] = (3, 3),
-              bilateral: Sequence[float] = (80, 13, 10)) -> np.ndarray:
+def dense_crf(
+    img: np.ndarray,
+    unary: np.ndarray,
+    num_iter: int = 10,
+    gaussian: Sequence[float] = (3, 3),
+    bilateral: Sequence[float] = (80, 13, 10)
+) -> np.ndarray:
     """Mean-field inference of a fully connected CRF with Potts compatibilities.
 
     Args:
@@ -114,9 +117,11 @@ def dense_crf(img: np.ndarray,
     crf = dcrf.DenseCRF2D(w, h, n)
     crf.setUnaryEnergy(np.ascontiguousarray(unary, dtype=np.float32))
     crf.addPairwiseGaussian(sxy=gaussian[0], compat=gaussian[1])
-    crf.addPairwiseBilateral(sxy=bilateral[0], srgb=bilateral[1],
-                             rgbim=np.ascontiguousarray(img, dtype=np.uint8),
-                             compat=bilateral[2])
+    crf.addPairwiseBilateral(
+        sxy=bilateral[0],
+        srgb=bilateral[1],
+        rgbim=np.ascontiguousarray(img, dtype=np.uint8),
+        compat=bilateral[2])
     q = crf.inference(int(num_iter))
     return np.array(q, dtype=np.float32).reshape(n, h, w)
 
@@ -174,11 +179,11 @@ class DenseCRF(BaseRefiner):
         if preset is not None and preset not in CRF_PRESETS:
             raise ValueError(f"unknown CRF preset '{preset}', choose from "
                              f'{sorted(CRF_PRESETS)}')
-        cfg = dict(unary='softmax', num_iter=10, gaussian=(3, 3), bilateral=(80, 13, 10),
-                   gt_prob=0.7)
+        cfg = dict(
+            unary='softmax', num_iter=10, gaussian=(3, 3), bilateral=(80, 13, 10), gt_prob=0.7)
         cfg.update(CRF_PRESETS.get(preset, {}))
-        given = dict(unary=unary, num_iter=num_iter, gaussian=gaussian,
-                     bilateral=bilateral, gt_prob=gt_prob)
+        given = dict(
+            unary=unary, num_iter=num_iter, gaussian=gaussian, bilateral=bilateral, gt_prob=gt_prob)
         cfg.update({k: v for k, v in given.items() if v is not None})
         if cfg['unary'] not in ('softmax', 'label'):
             raise ValueError(f"unary must be 'softmax' or 'label', got '{cfg['unary']}'")
@@ -261,8 +266,7 @@ class DenseCRF(BaseRefiner):
                 unary = softmax_unary(source[i, keys])
             else:
                 unary = label_unary(_compact(label_np[i], keys), len(keys), self.gt_prob)
-            q = dense_crf(crf_image(img[i]), unary, self.num_iter, self.gaussian,
-                          self.bilateral)
+            q = dense_crf(crf_image(img[i]), unary, self.num_iter, self.gaussian, self.bilateral)
             out[i, torch.from_numpy(keys)] = torch.from_numpy(q)
         out = out.to(cams.device)
         if self.output in ('scores', 'both'):

@@ -13,8 +13,8 @@ from mmwsss.registry import MODELS
 from ..utils.cam import add_background, scores_to_label
 from .affinity_rw import _masked_cams, active_fg
 from .base import BaseRefiner, RefineState
-from .random_walk import (RW_MODES, boundary_affinity, build_frozen_model,
-                          image_to_input, pair_offsets, preprocessor_mean_std, random_walk)
+from .random_walk import (RW_MODES, boundary_affinity, build_frozen_model, image_to_input,
+                          pair_offsets, preprocessor_mean_std, random_walk)
 
 
 @MODELS.register_module()
@@ -123,10 +123,10 @@ class IRNRandomWalk(BaseRefiner):
         if keep.numel():  # an image without any activation stays all background
             small = F.interpolate(fg, size=size, mode='bilinear', align_corners=False)
             aff = boundary_affinity(edge, self.radius)
-            rw = random_walk(small * (1 - edge), aff, self.offsets, self.beta,
-                             self.exp_times, self.mode)
-            rw = F.interpolate(rw, scale_factor=self.stride, mode='bilinear',
-                               align_corners=False)[..., :h, :w]
+            rw = random_walk(small * (1 - edge), aff, self.offsets, self.beta, self.exp_times,
+                             self.mode)
+            rw = F.interpolate(
+                rw, scale_factor=self.stride, mode='bilinear', align_corners=False)[..., :h, :w]
             # divide by the global max per image (guarded against 0 / 0)
             peak = rw.flatten(1).amax(1).clamp(min=torch.finfo(rw.dtype).tiny)
             scores[:, keep + 1] = rw / peak[:, None, None, None]
@@ -154,8 +154,7 @@ class IRLabel(BaseRefiner):
     """
 
     def __init__(self,
-                 crf: Optional[dict] = dict(type='DenseCRF', preset='irn_label',
-                                            output='label'),
+                 crf: Optional[dict] = dict(type='DenseCRF', preset='irn_label', output='label'),
                  fg_thr: float = 0.30,
                  bg_thr: float = 0.05,
                  init_cfg: Optional[dict] = None) -> None:

@@ -39,8 +39,8 @@ from .base import BaseRefiner, RefineState
 
 # Neighbour order of the official 3x3 kernel (row-major, centre skipped):
 # (dy, dx) in units of the dilation; entries 0, 2, 5, 7 are the diagonals.
-_KERNEL_OFFSETS: Tuple[Tuple[int, int], ...] = (
-    (-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+_KERNEL_OFFSETS: Tuple[Tuple[int, int],
+                       ...] = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
 def par_offsets(dilations: Sequence[int]) -> List[Tuple[int, int, float]]:
@@ -61,11 +61,13 @@ def _shifted_views(x: Tensor, dilations: Sequence[int]) -> List[Tensor]:
     h, w = x.shape[-2:]
     p = max(dilations)
     pad = F.pad(x, [p] * 4, mode='replicate')
-    return [pad[..., p + dy:p + dy + h, p + dx:p + dx + w]
-            for dy, dx, _ in par_offsets(dilations)]
+    return [pad[..., p + dy:p + dy + h, p + dx:p + dx + w] for dy, dx, _ in par_offsets(dilations)]
 
 
-def neighbour_index(h: int, w: int, dilations: Sequence[int], device=None,
+def neighbour_index(h: int,
+                    w: int,
+                    dilations: Sequence[int],
+                    device=None,
                     dtype: torch.dtype = torch.int64) -> Tensor:
     """(H*W, K) flat index of each pixel's neighbours, coordinates clamped (replicate)."""
     ys = torch.arange(h, device=device, dtype=dtype)[:, None]
@@ -198,8 +200,8 @@ class PAR(nn.Module):
         values = aff.permute(0, 2, 3, 1).reshape(-1).to(masks.dtype)  # row p: its K weights
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')  # "sparse CSR support is in beta"
-            trans = torch.sparse_csr_tensor(crow, cols.reshape(-1), values, size=(b * n, b * n),
-                                            check_invariants=False)
+            trans = torch.sparse_csr_tensor(
+                crow, cols.reshape(-1), values, size=(b * n, b * n), check_invariants=False)
         x = masks.permute(0, 2, 3, 1).reshape(b * n, c)
         for _ in range(self.num_iter):
             x = trans @ x
@@ -219,8 +221,7 @@ class PAR(nn.Module):
             raise ValueError(f'PAR expects imgs (B, 3, H, W) and masks (B, C, h, w), got '
                              f'{tuple(imgs.shape)} and {tuple(masks.shape)}')
         if masks.shape[-2:] != imgs.shape[-2:]:
-            masks = F.interpolate(masks, size=imgs.shape[-2:], mode='bilinear',
-                                  align_corners=True)
+            masks = F.interpolate(masks, size=imgs.shape[-2:], mode='bilinear', align_corners=True)
         return self.propagate(masks, self.affinity(imgs))
 
 
@@ -293,8 +294,11 @@ def refine_cams_with_bg(par: PAR,
     refined = par(img_s, torch.cat(passes, 1))  # both passes share one affinity
     if size != (h, w):
         # channels-last: the same values, about 2x faster on CPU for resize + argmax
-        refined = F.interpolate(refined.contiguous(memory_format=torch.channels_last),
-                                size=(h, w), mode='bilinear', align_corners=False)
+        refined = F.interpolate(
+            refined.contiguous(memory_format=torch.channels_last),
+            size=(h, w),
+            mode='bilinear',
+            align_corners=False)
     labels = []
     for i in range(2):
         scores = refined[:, i * n:(i + 1) * n].masked_fill(~present, float('-inf'))
@@ -392,9 +396,9 @@ class PARRefiner(BaseRefiner):
             labels = torch.ones(cams.shape[:2], device=cams.device)
         img = par_image(state['img'], self.img_norm).to(cams.device)
         if self.mode == 'bg_band':
-            state['label'] = refine_cams_with_bg(
-                self.par, img, cams, labels, self.bg_high, self.bg_low,
-                self.down_scale, state.get('valid_mask'))
+            state['label'] = refine_cams_with_bg(self.par, img, cams, labels, self.bg_high,
+                                                 self.bg_low, self.down_scale,
+                                                 state.get('valid_mask'))
             return state
         scores = state.get('scores')
         if scores is None:
@@ -407,12 +411,10 @@ class PARRefiner(BaseRefiner):
         size = (h // self.down_scale, w // self.down_scale)
         if size != (h, w):
             img = F.interpolate(img, size=size, mode='bilinear', align_corners=False)
-            scores = F.interpolate(scores.float(), size=size, mode='bilinear',
-                                   align_corners=False)
+            scores = F.interpolate(scores.float(), size=size, mode='bilinear', align_corners=False)
         refined = self.par(img, scores.float())
         if size != (h, w):
-            refined = F.interpolate(refined, size=(h, w), mode='bilinear',
-                                    align_corners=False)
+            refined = F.interpolate(refined, size=(h, w), mode='bilinear', align_corners=False)
         state['scores'] = refined
         state['label'] = None
         return state

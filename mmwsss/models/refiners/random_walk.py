@@ -66,8 +66,8 @@ def pair_indices(radius: int, size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
     full = torch.arange(h * w).view(h, w)
     ch, cw = h - rf, w - 2 * rf
     ind_from = full[:ch, rf:rf + cw].reshape(-1)
-    ind_to = torch.stack([full[dy:dy + ch, rf + dx:rf + dx + cw].reshape(-1)
-                          for dy, dx in pair_offsets(radius)])
+    ind_to = torch.stack(
+        [full[dy:dy + ch, rf + dx:rf + dx + cw].reshape(-1) for dy, dx in pair_offsets(radius)])
     return ind_from, ind_to
 
 
@@ -81,10 +81,10 @@ def path_offsets(radius: int) -> List[List[Offset]]:
     paths = []
     for dy, dx in pair_offsets(radius):
         len_sq = dy * dy + dx * dx
-        cells = [(y, x)
-                 for y in range(min(0, dy), max(0, dy) + 1)
-                 for x in range(min(0, dx), max(0, dx) + 1)
-                 if (dy * x - dx * y) ** 2 / len_sq < 1]
+        cells = [(y, x) for y in range(min(0, dy),
+                                       max(0, dy) + 1) for x in range(min(0, dx),
+                                                                      max(0, dx) + 1)
+                 if (dy * x - dx * y)**2 / len_sq < 1]
         paths.append(cells)
     return paths
 
@@ -99,8 +99,10 @@ def shift(x: Tensor, dy: int, dx: int, fill: float = 0.) -> Tensor:
     return xp[..., p + dy:p + dy + h, p + dx:p + dx + w]
 
 
-def pair_valid_mask(size: Tuple[int, int], offsets: Sequence[Offset],
-                    crop_from: bool = False, device=None) -> Tensor:
+def pair_valid_mask(size: Tuple[int, int],
+                    offsets: Sequence[Offset],
+                    crop_from: bool = False,
+                    device=None) -> Tensor:
     """(K, h, w) bool: the partner of (y, x) along offset k is inside the map.
 
     ``crop_from=True`` also restricts sources to PSA's cropped region (the
@@ -161,8 +163,7 @@ def full_offsets(offsets: Sequence[Offset]) -> List[Offset]:
     return [(0, 0)] + list(offsets) + [(-dy, -dx) for dy, dx in offsets]
 
 
-def transition_weights(aff_half: Tensor, offsets: Sequence[Offset],
-                       beta: float) -> Tensor:
+def transition_weights(aff_half: Tensor, offsets: Sequence[Offset], beta: float) -> Tensor:
     """Normalised local transition weights W(p, n) (see module docstring).
 
     Args:
@@ -178,7 +179,7 @@ def transition_weights(aff_half: Tensor, offsets: Sequence[Offset],
                          f'{len(offsets)} offsets were given')
     if torch.isnan(aff_half).any():
         raise ValueError('affinities contain NaN values')
-    a = aff_half.clamp(min=0) ** beta
+    a = aff_half.clamp(min=0)**beta
     # the pair (p, p - o) is stored at p - o under offset o
     back = torch.stack([shift(a[:, k], -dy, -dx) for k, (dy, dx) in enumerate(offsets)], 1)
     w = torch.cat([torch.ones_like(a[:, :1]), a, back], 1)
@@ -205,13 +206,12 @@ def dense_transition(aff_half: Tensor, offsets: Sequence[Offset], beta: float) -
             val = aff_half[i, j][m]
             a[fr, to] = val
             a[to, fr] = val
-        a = a.clamp(min=0) ** beta
+        a = a.clamp(min=0)**beta
         mats.append(a / a.sum(0, keepdim=True))
     return torch.stack(mats)
 
 
-def _propagate_local(x: Tensor, weights: Tensor, offs: Sequence[Offset],
-                     steps: int) -> Tensor:
+def _propagate_local(x: Tensor, weights: Tensor, offs: Sequence[Offset], steps: int) -> Tensor:
     """``steps`` applications of the local operator with shifted slices."""
     p = max(max(abs(dy), abs(dx)) for dy, dx in offs)
     h, w = x.shape[-2:]
@@ -250,13 +250,11 @@ def sparse_transition(weights: Tensor, offs: Sequence[Offset]) -> Tensor:
     with warnings.catch_warnings():
         # CSR support is flagged beta in torch; the ops used here are stable
         warnings.simplefilter('ignore', UserWarning)
-        return torch.sparse_csr_tensor(crow, cols[valid], vals[valid],
-                                       size=(b * h * w, b * h * w),
-                                       check_invariants=False)
+        return torch.sparse_csr_tensor(
+            crow, cols[valid], vals[valid], size=(b * h * w, b * h * w), check_invariants=False)
 
 
-def _propagate_sparse(x: Tensor, weights: Tensor, offs: Sequence[Offset],
-                      steps: int) -> Tensor:
+def _propagate_sparse(x: Tensor, weights: Tensor, offs: Sequence[Offset], steps: int) -> Tensor:
     b, c, h, w = x.shape
     mat = sparse_transition(weights, offs)
     v = x.permute(0, 2, 3, 1).reshape(b * h * w, c)
@@ -306,13 +304,13 @@ def random_walk(x: Tensor,
     offs = full_offsets(offsets)
     weights = transition_weights(aff_half, offsets, beta)
     if mode == 'local':
-        return _propagate_local(x, weights, offs, 2 ** logt)
-    return _propagate_sparse(x, weights, offs, 2 ** logt)
+        return _propagate_local(x, weights, offs, 2**logt)
+    return _propagate_sparse(x, weights, offs, 2**logt)
 
 
 def dense_memory_bytes(h: int, w: int, itemsize: int = 4) -> int:
     """Peak bytes the dense form needs for one (h, w) map: T, T @ T and A."""
-    return 3 * (h * w) ** 2 * itemsize
+    return 3 * (h * w)**2 * itemsize
 
 
 def active_channels(x: Tensor) -> Tensor:
@@ -323,8 +321,12 @@ def active_channels(x: Tensor) -> Tensor:
     return (x.flatten(2).abs().amax(-1) > 0).any(0).nonzero().flatten()
 
 
-def random_walk_active(x: Tensor, aff_half: Tensor, offsets: Sequence[Offset],
-                       beta: float, logt: int, mode: str = 'local') -> Tensor:
+def random_walk_active(x: Tensor,
+                       aff_half: Tensor,
+                       offsets: Sequence[Offset],
+                       beta: float,
+                       logt: int,
+                       mode: str = 'local') -> Tensor:
     """:func:`random_walk` on the non-zero channels only (others stay 0)."""
     keep = active_channels(x)
     out = torch.zeros_like(x)
@@ -371,8 +373,7 @@ def image_to_input(img: Tensor, mean: Sequence[float], std: Sequence[float]) -> 
     return (img.float() - mean_t) / std_t
 
 
-def preprocessor_mean_std(model: Optional[torch.nn.Module],
-                          mean: Optional[Sequence[float]],
+def preprocessor_mean_std(model: Optional[torch.nn.Module], mean: Optional[Sequence[float]],
                           std: Optional[Sequence[float]]) -> Dict[str, Sequence[float]]:
     """Mean/std for the refiner input: explicit values win, then the model's
     data preprocessor (assumed to output RGB), then ImageNet RGB statistics."""

@@ -26,9 +26,13 @@ from ..utils.cam import IGNORE_INDEX
 from .base import BaseRefiner, RefineState, final_label
 
 
-def sepl_merge(label: Tensor, masks: Tensor, fg_ratio_thr: float = 0.5,
-               cover_thr: float = 0.85, keep_cam_label: bool = True,
-               union: str = 'all', keep_ignore: bool = False) -> Tensor:
+def sepl_merge(label: Tensor,
+               masks: Tensor,
+               fg_ratio_thr: float = 0.5,
+               cover_thr: float = 0.85,
+               keep_cam_label: bool = True,
+               union: str = 'all',
+               keep_ignore: bool = False) -> Tensor:
     """Merge SAM masks into a pseudo label (SEPL ``max_iou_imp2``).
 
     Args:
@@ -56,8 +60,7 @@ def sepl_merge(label: Tensor, masks: Tensor, fg_ratio_thr: float = 0.5,
     for c in classes:
         p_c = label == c
         inter = (masks & p_c).flatten(1).sum(1)  # (N,) |P_c & S|
-        accept = ((inter > fg_ratio_thr * sizes) |
-                  (inter / p_c.sum() >= cover_thr)) & ~claimed
+        accept = ((inter > fg_ratio_thr * sizes) | (inter / p_c.sum() >= cover_thr)) & ~claimed
         region = masks[accept].any(0)
         if keep_cam_label:
             no_mask = no_mask_all if union == 'all' else ~masks[~claimed].any(0)
@@ -85,10 +88,15 @@ class SAMRefiner(BaseRefiner):
             :func:`sepl_merge`.
     """
 
-    def __init__(self, sam: dict, cache_dir: Optional[str] = None,
-                 bg_thr: float = 0.15, fg_ratio_thr: float = 0.5,
-                 cover_thr: float = 0.85, keep_cam_label: bool = True,
-                 union: str = 'all', keep_ignore: bool = False,
+    def __init__(self,
+                 sam: dict,
+                 cache_dir: Optional[str] = None,
+                 bg_thr: float = 0.15,
+                 fg_ratio_thr: float = 0.5,
+                 cover_thr: float = 0.85,
+                 keep_cam_label: bool = True,
+                 union: str = 'all',
+                 keep_ignore: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         if union not in ('all', 'unclaimed'):
@@ -96,9 +104,12 @@ class SAMRefiner(BaseRefiner):
         self.sam_cfg = dict(sam)
         self.cache_dir = cache_dir
         self.bg_thr = bg_thr
-        self.merge_cfg = dict(fg_ratio_thr=fg_ratio_thr, cover_thr=cover_thr,
-                              keep_cam_label=keep_cam_label, union=union,
-                              keep_ignore=keep_ignore)
+        self.merge_cfg = dict(
+            fg_ratio_thr=fg_ratio_thr,
+            cover_thr=cover_thr,
+            keep_cam_label=keep_cam_label,
+            union=union,
+            keep_ignore=keep_ignore)
         # Plain attributes, not submodules: SAM weights stay out of state dicts.
         self.__dict__['_sam'] = None
         self.__dict__['_cache'] = None

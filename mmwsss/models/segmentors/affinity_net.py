@@ -15,8 +15,7 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from mmwsss.models.utils.affinity_labels import (crop_pairs, pair_labels,
-                                                        psa_downsample_label)
+from mmwsss.models.utils.affinity_labels import crop_pairs, pair_labels, psa_downsample_label
 from mmwsss.registry import MODELS
 from ..refiners.random_walk import feature_affinity, pair_offsets
 
@@ -90,15 +89,17 @@ class AffinityNet(BaseSegmentor):
         feats = self.extract_aff_feat(inputs)
         aff = crop_pairs(feature_affinity(feats, self.offsets), self.radius)
         gt = stack_seg_labels(data_samples, inputs.device)
-        label = psa_downsample_label(gt, self.num_classes, self.label_stride,
-                                     self.ignore_index)
+        label = psa_downsample_label(gt, self.num_classes, self.label_stride, self.ignore_index)
         if label.shape[-2:] != feats.shape[-2:]:
             raise ValueError(f'affinity label size {tuple(label.shape[-2:])} does not match '
                              f'the feature size {tuple(feats.shape[-2:])}')
         bg_pos, fg_pos, neg = pair_labels(label, self.offsets, self.radius, self.ignore_index)
-        return {self.loss_aff.loss_name: self.loss_aff(aff, bg_pos, fg_pos, neg),
-                'num_bg_pos': bg_pos.sum().detach(), 'num_fg_pos': fg_pos.sum().detach(),
-                'num_neg': neg.sum().detach()}
+        return {
+            self.loss_aff.loss_name: self.loss_aff(aff, bg_pos, fg_pos, neg),
+            'num_bg_pos': bg_pos.sum().detach(),
+            'num_fg_pos': fg_pos.sum().detach(),
+            'num_neg': neg.sum().detach()
+        }
 
     def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
         """No standalone prediction: labels come from the ``AffinityRandomWalk``

@@ -104,7 +104,9 @@ class WSSSBranch(BaseModule):
         x = self.neck(feats) if self.neck is not None else feats
         return self.decode_head(x)
 
-    def forward(self, inputs: Tensor, cam_names: Optional[Sequence[str]] = None,
+    def forward(self,
+                inputs: Tensor,
+                cam_names: Optional[Sequence[str]] = None,
                 with_seg: bool = True) -> BranchOutput:
         """One pass: backbone, the CAM heads (all by default), the decode head."""
         feats = self.extract_feat(inputs)

@@ -55,8 +55,8 @@ class CAMPredictMixin:
             B tensors (C, H_ori, W_ori).
         """
         cfg = self.cam_cfg
-        keys = ('scales', 'flip', 'flip_merge', 'scale_merge', 'relu_first',
-                'resize_before_merge', 'input_resize', 'out_stride', 'align_corners')
+        keys = ('scales', 'flip', 'flip_merge', 'scale_merge', 'relu_first', 'resize_before_merge',
+                'input_resize', 'out_stride', 'align_corners')
         kwargs = {k: cfg[k] for k in keys if k in cfg}
         if kwargs.get('input_resize') == 'pil_bicubic':
             # the official path resizes the uint8 image: recover it from the inputs
@@ -68,8 +68,10 @@ class CAMPredictMixin:
         if all(s == full for s in shapes):
             raws = list(multi_scale_cams(self.cam_fn, inputs, norm='none', **kwargs))
         else:
-            raws = [multi_scale_cams(self.cam_fn, inputs[i:i + 1, :, :h, :w], norm='none',
-                                     **kwargs)[0] for i, (h, w) in enumerate(shapes)]
+            raws = [
+                multi_scale_cams(self.cam_fn, inputs[i:i + 1, :, :h, :w], norm='none', **kwargs)[0]
+                for i, (h, w) in enumerate(shapes)
+            ]
         labels = None
         if data_samples is not None and cfg.get('use_img_labels', True):
             labels = stack_img_labels(data_samples, self.cam_head.num_classes, inputs.device)
@@ -80,25 +82,26 @@ class CAMPredictMixin:
                 cam = cam.flip(-1 if meta.get('flip_direction') == 'horizontal' else -2)
             ori = tuple(meta.get('ori_shape', shapes[i])[:2])
             if ori != shapes[i]:
-                cam = F.interpolate(cam, size=ori, mode='bilinear',
-                                    align_corners=cfg.get('align_corners', False))
+                cam = F.interpolate(
+                    cam, size=ori, mode='bilinear', align_corners=cfg.get('align_corners', False))
             cam = normalize_cams(cam, cfg.get('norm', 'max'))
             if labels is not None:
                 cam = cam * labels[i, :, None, None]
             outputs.append(cam[0])
         return outputs
 
-    def predict_cam_samples(self, inputs: Tensor,
-                            data_samples: OptSampleList = None) -> SampleList:
+    def predict_cam_samples(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
         """Data samples with ``cams`` and ``pred_sem_seg`` = cam_to_label(cams)."""
         cams = self.predict_cams(inputs, data_samples)
         if data_samples is None:
             data_samples = [WSSSDataSample() for _ in cams]
         for sample, cam in zip(data_samples, cams):
-            label = cam_to_label(cam[None], None, bg_thr=self.cam_cfg['bg_thr'],
-                                 ignore_band=self.cam_cfg.get('ignore_band'))
-            sample.set_data({'cams': PixelData(data=cam),
-                             'pred_sem_seg': PixelData(data=label)})
+            label = cam_to_label(
+                cam[None],
+                None,
+                bg_thr=self.cam_cfg['bg_thr'],
+                ignore_band=self.cam_cfg.get('ignore_band'))
+            sample.set_data({'cams': PixelData(data=cam), 'pred_sem_seg': PixelData(data=label)})
         return data_samples
 
 

@@ -30,7 +30,10 @@ class CenterPriorCAM(BaseModel):
         bg_thr: threshold for ``pred_sem_seg``.
     """
 
-    def __init__(self, num_classes: int, sigma: float = 0.25, bg_thr: float = 0.5,
+    def __init__(self,
+                 num_classes: int,
+                 sigma: float = 0.25,
+                 bg_thr: float = 0.5,
                  data_preprocessor: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         self.num_classes = num_classes
@@ -41,10 +44,12 @@ class CenterPriorCAM(BaseModel):
         """(H, W) Gaussian centred in the image, peak 1."""
         ys = (torch.arange(h, dtype=torch.float32) + 0.5) / h - 0.5
         xs = (torch.arange(w, dtype=torch.float32) + 0.5) / w - 0.5
-        d2 = ys[:, None] ** 2 + xs[None, :] ** 2
-        return torch.exp(-d2 / (2 * self.sigma ** 2))
+        d2 = ys[:, None]**2 + xs[None, :]**2
+        return torch.exp(-d2 / (2 * self.sigma**2))
 
-    def forward(self, inputs: Tensor, data_samples: OptSampleList = None,
+    def forward(self,
+                inputs: Tensor,
+                data_samples: OptSampleList = None,
                 mode: str = 'predict') -> SampleList:
         if mode != 'predict':
             raise RuntimeError('CenterPriorCAM has nothing to train')
@@ -53,7 +58,9 @@ class CenterPriorCAM(BaseModel):
             h, w = sample.metainfo['ori_shape'][:2]
             cams = label[:, None, None] * self.blob(h, w)[None]
             sample.set_data({
-                'cams': PixelData(data=cams),
-                'pred_sem_seg': PixelData(
-                    data=cam_to_label(cams[None], bg_thr=self.bg_thr))})
+                'cams':
+                PixelData(data=cams),
+                'pred_sem_seg':
+                PixelData(data=cam_to_label(cams[None], bg_thr=self.bg_thr))
+            })
         return data_samples

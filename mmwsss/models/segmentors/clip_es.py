@@ -28,8 +28,7 @@ from mmwsss.registry import MODELS
 from mmwsss.structures import WSSSDataSample
 from ..foundation.class_names import CLIP_ES_TEMPLATES
 from ..foundation.clip_es_ops import (CLIP_ES_INPUT_RESIZE, caa_refine, cam_box_mask,
-                                      clip_es_resize, grad_cam, minmax_scale,
-                                      sinkhorn_affinity)
+                                      clip_es_resize, grad_cam, minmax_scale, sinkhorn_affinity)
 from ..utils.cam import cam_to_label
 from ..utils.image_norm import preprocessor_stats
 
@@ -132,8 +131,9 @@ class CLIPES(BaseSegmentor):
         if device not in self._text_cache:
             with torch.no_grad():
                 fg = self.clip.class_embeddings(self.class_names, self.templates)
-                bg = (self.clip.class_embeddings(self.bg_class_names, self.templates)
-                      if self.bg_class_names else fg.new_zeros(0, fg.shape[1]))
+                bg = (
+                    self.clip.class_embeddings(self.bg_class_names, self.templates)
+                    if self.bg_class_names else fg.new_zeros(0, fg.shape[1]))
             self._text_cache[device] = (fg, bg)
         return self._text_cache[device]
 
@@ -149,8 +149,8 @@ class CLIPES(BaseSegmentor):
             if self.input_resize == 'pil_bicubic' else None
         return clip_es_resize(img, scale, self.clip.patch_size, self.input_resize, img_norm)
 
-    def single_scale_cams(self, img: Tensor, fg_idx: Sequence[int],
-                          out_size: Tuple[int, int]) -> Tensor:
+    def single_scale_cams(self, img: Tensor, fg_idx: Sequence[int], out_size: Tuple[int,
+                                                                                    int]) -> Tensor:
         """CLIP-ES CAMs of the present classes for one image at one scale.
 
         Args:
@@ -181,31 +181,28 @@ class CLIPES(BaseSegmentor):
         # scale_cam_image per layer, then again after the (single-)layer aggregation
         cams = minmax_scale(minmax_scale(cams))
         if self.cam_type == 'gradcam':
-            return F.interpolate(cams[None], size=out_size, mode='bilinear',
-                                 align_corners=self.align_corners)[0]
+            return F.interpolate(
+                cams[None], size=out_size, mode='bilinear', align_corners=self.align_corners)[0]
         attns = out['attns'] + [attn_last.detach()]
         attn = torch.stack(attns[-self.attn_layers:]).mean(0)[0, 1:, 1:]
         trans = sinkhorn_affinity(attn, self.sinkhorn_iters)
         refined = caa_refine(cams, trans, cam_box_mask(cams, self.box_thr))
         refined = minmax_scale(refined)
-        return F.interpolate(refined[None], size=out_size, mode='bilinear',
-                             align_corners=self.align_corners)[0]
+        return F.interpolate(
+            refined[None], size=out_size, mode='bilinear', align_corners=self.align_corners)[0]
 
-    def image_cams(self, img: Tensor, fg_idx: Sequence[int],
-                   out_size: Tuple[int, int]) -> Tensor:
+    def image_cams(self, img: Tensor, fg_idx: Sequence[int], out_size: Tuple[int, int]) -> Tensor:
         """(C, H, W) CAMs of one (1, 3, h, w) image; absent classes are 0."""
         cams = img.new_zeros(self.num_classes, *out_size)
         if not fg_idx:
             return cams
         per_scale = [
-            self.single_scale_cams(self.resize_input(img, s), fg_idx, out_size)
-            for s in self.scales
+            self.single_scale_cams(self.resize_input(img, s), fg_idx, out_size) for s in self.scales
         ]
         cams[list(fg_idx)] = torch.stack(per_scale).mean(0)
         return cams
 
-    def predict(self, inputs: Tensor,
-                data_samples: Optional[List] = None) -> List[WSSSDataSample]:
+    def predict(self, inputs: Tensor, data_samples: Optional[List] = None) -> List[WSSSDataSample]:
         """CAMs at the original image size, masked by the image labels.
 
         Sets ``cams`` (PixelData, (C, H, W) in [0, 1]) and ``pred_sem_seg``

@@ -14,11 +14,10 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from mmwsss.models.utils.affinity_labels import (crop_pairs, nearest_downsample_label,
-                                                        pair_labels)
+from mmwsss.models.utils.affinity_labels import crop_pairs, nearest_downsample_label, pair_labels
 from mmwsss.registry import MODELS
-from ..utils.freeze import freeze
 from ..refiners.random_walk import boundary_affinity, pair_offsets
+from ..utils.freeze import freeze
 from .affinity_net import stack_seg_labels
 
 

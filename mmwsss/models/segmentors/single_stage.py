@@ -80,8 +80,10 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         if branches is None:
             if backbone is None:
                 raise ValueError('SingleStageWSSS needs `branches` or a `backbone`')
-            branches = {DEFAULT_BRANCH: dict(backbone=backbone, cam_heads=cam_heads,
-                                             decode_head=decode_head, neck=neck)}
+            branches = {
+                DEFAULT_BRANCH:
+                dict(backbone=backbone, cam_heads=cam_heads, decode_head=decode_head, neck=neck)
+            }
         elif backbone is not None:
             raise ValueError('give either `branches` or backbone/cam_heads/decode_head')
         built = {}
@@ -97,8 +99,10 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
                     raise ValueError(f"CAM head name '{hname}' is used by branches "
                                      f"'{self._head_branch[hname]}' and '{bname}'")
                 self._head_branch[hname] = bname
-        self.label_sources = nn.ModuleDict(
-            {k: MODELS.build(v) for k, v in (label_sources or {}).items()})
+        self.label_sources = nn.ModuleDict({
+            k: MODELS.build(v)
+            for k, v in (label_sources or {}).items()
+        })
         terms = [MODELS.build(t) for t in loss_terms]
         names = [t.name for t in terms]
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -153,6 +157,7 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         def fn(x: Tensor) -> Tensor:
             feats = br.extract_feat(x)
             return torch.cat([br.cam_head_forward(h, feats)[1] for h in heads], 1)
+
         return fn
 
     def extract_feat(self, inputs: Tensor):
@@ -168,16 +173,19 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         num = next(iter(c.values())).num_classes if len(c) else None
         labels = stack_img_labels(data_samples, num, inputs.device) if num else None
         img = denormalize(inputs, **preprocessor_stats(self.data_preprocessor))
-        valid = torch.zeros(inputs.shape[0], *inputs.shape[-2:], dtype=torch.bool,
-                            device=inputs.device)
+        valid = torch.zeros(
+            inputs.shape[0], *inputs.shape[-2:], dtype=torch.bool, device=inputs.device)
         for i, s in enumerate(data_samples):
             h, w = s.metainfo.get('img_shape', inputs.shape[-2:])[:2]
             valid[i, :h, :w] = True
         return WSSSBatch(img=img, img_labels=labels, valid_mask=valid)
 
     # ------------------------------------------------------------ training
-    def forward(self, inputs: Tensor, data_samples: OptSampleList = None,
-                mode: str = 'tensor', wsss: Optional[WSSSBatch] = None):
+    def forward(self,
+                inputs: Tensor,
+                data_samples: OptSampleList = None,
+                mode: str = 'tensor',
+                wsss: Optional[WSSSBatch] = None):
         if mode == 'loss':
             return self.loss(inputs, data_samples, wsss)
         if mode == 'predict':
@@ -186,16 +194,23 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
             return self._forward(inputs, data_samples)
         raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor mode')
 
-    def build_context(self, inputs: Tensor, data_samples: SampleList,
+    def build_context(self,
+                      inputs: Tensor,
+                      data_samples: SampleList,
                       wsss: Optional[WSSSBatch] = None) -> TrainContext:
         """Run every branch once and collect their outputs into a context."""
         batch = wsss if wsss is not None else self._fallback_batch(inputs, data_samples)
         if batch.img_labels is None:
             raise KeyError('single-stage WSSS training needs image labels (gt_img_label)')
-        ctx = TrainContext(inputs=inputs, img=batch.img, img_labels=batch.img_labels,
-                           data_samples=list(data_samples), iter=self._current_iter(),
-                           valid_mask=batch.valid_mask, views=dict(batch.views),
-                           view_imgs=dict(batch.view_imgs))
+        ctx = TrainContext(
+            inputs=inputs,
+            img=batch.img,
+            img_labels=batch.img_labels,
+            data_samples=list(data_samples),
+            iter=self._current_iter(),
+            valid_mask=batch.valid_mask,
+            views=dict(batch.views),
+            view_imgs=dict(batch.view_imgs))
         ctx.extras['cam_heads'] = {}
         ctx.extras['decode_heads'] = {}
         ctx.extras['branch_modules'] = dict(self.branches.items())
@@ -212,7 +227,9 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
                 ctx.cam_fns[h] = branch.cam_fn(h)
         return ctx
 
-    def loss(self, inputs: Tensor, data_samples: SampleList,
+    def loss(self,
+             inputs: Tensor,
+             data_samples: SampleList,
              wsss: Optional[WSSSBatch] = None) -> dict:
         ctx = self.build_context(inputs, data_samples, wsss)
         parts = list(self.label_sources.values()) + list(self.loss_terms)
@@ -238,8 +255,11 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
 
     def _seg_logits(self, x: Tensor) -> Tensor:
         branch = self.branches[self.predict_branch]
-        return F.interpolate(branch.seg_forward(branch.extract_feat(x)), size=x.shape[-2:],
-                             mode='bilinear', align_corners=self.align_corners)
+        return F.interpolate(
+            branch.seg_forward(branch.extract_feat(x)),
+            size=x.shape[-2:],
+            mode='bilinear',
+            align_corners=self.align_corners)
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
         """Segmentation logits at the input size, multi-scale if configured.
@@ -258,8 +278,8 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
                 inputs, size=(int(s * h), int(s * w)), mode='bilinear', align_corners=False)
             if flip:
                 x = torch.cat([x, x.flip(-1)], 0)
-            logits = F.interpolate(self._seg_logits(x), size=(h, w), mode='bilinear',
-                                   align_corners=False)
+            logits = F.interpolate(
+                self._seg_logits(x), size=(h, w), mode='bilinear', align_corners=False)
             if flip:
                 b = inputs.shape[0]
                 a, f = logits[:b], logits[b:].flip(-1)
@@ -276,8 +296,13 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         if data_samples is not None:
             metas = [s.metainfo for s in data_samples]
         else:
-            metas = [dict(ori_shape=inputs.shape[2:], img_shape=inputs.shape[2:],
-                          pad_shape=inputs.shape[2:], padding_size=[0, 0, 0, 0])] * inputs.shape[0]
+            metas = [
+                dict(
+                    ori_shape=inputs.shape[2:],
+                    img_shape=inputs.shape[2:],
+                    pad_shape=inputs.shape[2:],
+                    padding_size=[0, 0, 0, 0])
+            ] * inputs.shape[0]
         with torch.no_grad():
             seg_logits = self.encode_decode(inputs, metas)
         samples = self.postprocess_result(seg_logits, data_samples)
@@ -292,8 +317,11 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
             logits = sample.seg_logits.data[None]
             img = self._original_image(inputs[i:i + 1], sample, stats)
             probs = logits.softmax(1)
-            state = dict(img=img, cams=probs[:, 1:], scores=probs,
-                         img_labels=torch.ones_like(probs[:, 1:, 0, 0]))
+            state = dict(
+                img=img,
+                cams=probs[:, 1:],
+                scores=probs,
+                img_labels=torch.ones_like(probs[:, 1:, 0, 0]))
             out = self.crf(state)
             label = out['label'] if out.get('label') is not None else out['scores'].argmax(1)
             sample.pred_sem_seg = PixelData(data=label.to(logits.device).long())

@@ -1,16 +1,18 @@
-from .cam import (IGNORE_INDEX, add_background, cam_to_label, check_cams, merge,
-                  normalize_cams, scores_to_label)
+from .cam import (IGNORE_INDEX, add_background, cam_to_label, check_cams, merge, normalize_cams,
+                  scores_to_label)
 from .cam_inference import CAM_PRESETS, multi_scale_cams
 
-__all__ = ['IGNORE_INDEX', 'add_background', 'cam_to_label', 'check_cams', 'merge',
-           'normalize_cams', 'scores_to_label', 'CAM_PRESETS', 'multi_scale_cams']
-from .classifier_transfer import (ClassifierTransferInit, resolve_class_map,  # noqa: E402
-                                  transfer_classifier_rows)
-from .imagenet_class_map import (COCO_TO_IMAGENET, IMAGENET_CLASS_MAPS,  # noqa: E402
-                                 VOC_TO_IMAGENET)
+__all__ = [
+    'IGNORE_INDEX', 'add_background', 'cam_to_label', 'check_cams', 'merge', 'normalize_cams',
+    'scores_to_label', 'CAM_PRESETS', 'multi_scale_cams'
+]
+from .classifier_transfer import ClassifierTransferInit, resolve_class_map, transfer_classifier_rows
+from .imagenet_class_map import COCO_TO_IMAGENET, IMAGENET_CLASS_MAPS, VOC_TO_IMAGENET
 
-__all__ += ['ClassifierTransferInit', 'resolve_class_map', 'transfer_classifier_rows',
-            'IMAGENET_CLASS_MAPS', 'VOC_TO_IMAGENET', 'COCO_TO_IMAGENET']
-from .roi_crops import cam_to_roi_mask, crop_from_roi_neg  # noqa: E402
+__all__ += [
+    'ClassifierTransferInit', 'resolve_class_map', 'transfer_classifier_rows',
+    'IMAGENET_CLASS_MAPS', 'VOC_TO_IMAGENET', 'COCO_TO_IMAGENET'
+]
+from .roi_crops import cam_to_roi_mask, crop_from_roi_neg
 
 __all__ += ['cam_to_roi_mask', 'crop_from_roi_neg']

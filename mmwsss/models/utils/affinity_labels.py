@@ -24,7 +24,8 @@ from torch import Tensor
 IGNORE_INDEX = 255
 
 
-def combine_psa_labels(label_la: Tensor, label_ha: Tensor,
+def combine_psa_labels(label_la: Tensor,
+                       label_ha: Tensor,
                        ignore_index: int = IGNORE_INDEX) -> Tensor:
     """PSA (``voc12/data.py: VOC12AffDataset``): label = argmax(la); 255 where
     la is background; 0 where ha is background.
@@ -47,8 +48,7 @@ def combine_psa_labels(label_la: Tensor, label_ha: Tensor,
     return label
 
 
-def combine_ir_labels(fg_conf: Tensor, bg_conf: Tensor,
-                      ignore_index: int = IGNORE_INDEX) -> Tensor:
+def combine_ir_labels(fg_conf: Tensor, bg_conf: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
     """IRN (``step/cam_to_ir_label.py``): conf = fg_conf; 255 where fg_conf == 0;
     0 where fg_conf + bg_conf == 0 (both say background).
 
@@ -73,7 +73,9 @@ def _block_votes(onehot: Tensor, factor: int) -> Tensor:
     return F.avg_pool2d(onehot, factor, factor) * factor * factor
 
 
-def psa_downsample_label(label: Tensor, num_classes: int, factor: int = 8,
+def psa_downsample_label(label: Tensor,
+                         num_classes: int,
+                         factor: int = 8,
                          ignore_index: int = IGNORE_INDEX) -> Tensor:
     """PSA's stride-8 affinity label from a combined full-resolution label.
 
@@ -110,7 +112,8 @@ def psa_downsample_label(label: Tensor, num_classes: int, factor: int = 8,
     return out
 
 
-def nearest_downsample_label(label: Tensor, factor: int = 4,
+def nearest_downsample_label(label: Tensor,
+                             factor: int = 4,
                              size: Optional[Sequence[int]] = None) -> Tensor:
     """IRN's ``pil_rescale(label, 1 / factor, order=0)``: PIL nearest resize to
     round(H / f) x round(W / f) (or ``size``), sampling source pixel
@@ -149,7 +152,9 @@ def crop_pairs(x: Tensor, radius: int) -> Tensor:
     return x[..., :h - rf, rf:w - rf]
 
 
-def pair_labels(label: Tensor, offsets: Sequence[Tuple[int, int]], radius: int,
+def pair_labels(label: Tensor,
+                offsets: Sequence[Tuple[int, int]],
+                radius: int,
                 ignore_index: int = IGNORE_INDEX) -> Tuple[Tensor, Tensor, Tensor]:
     """bg-positive, fg-positive and negative pair masks (PSA / IRN).
 

@@ -17,7 +17,8 @@ from mmwsss.utils.checks import check_finite
 IGNORE_INDEX = 255
 
 
-def check_cams(cams: Tensor, img_labels: Optional[Tensor] = None,
+def check_cams(cams: Tensor,
+               img_labels: Optional[Tensor] = None,
                where: Optional[str] = None) -> None:
     """Raise a clear error for malformed CAM inputs (wrong rank, NaN / inf, label size).
 
@@ -129,7 +130,7 @@ def add_background(cams: Tensor, bg: float = None, power: float = None) -> Tenso
     if bg is not None:
         bgmap = torch.full_like(cams[:, :1], float(bg))
     else:
-        bgmap = (1 - cams.max(1, keepdim=True)[0]).clamp(min=0) ** power
+        bgmap = (1 - cams.max(1, keepdim=True)[0]).clamp(min=0)**power
     return torch.cat([bgmap, cams], 1)
 
 

@@ -32,12 +32,26 @@ from .image_norm import denormalize, normalize
 # statistics, ``image_norm.preprocessor_stats``); ``CAMPredictMixin.predict_cams``
 # passes it.
 CAM_PRESETS = dict(
-    irn=dict(scales=(1.0, 0.5, 1.5, 2.0), flip=True, flip_merge='sum', scale_merge='sum',
-             relu_first=True, resize_before_merge=False, norm='max',
-             input_resize='pil_bicubic', out_stride=16),
-    toco=dict(scales=(1.0, 0.5, 1.5), flip=True, flip_merge='max', scale_merge='sum',
-              relu_first=False, resize_before_merge=True, norm='minmax',
-              input_resize='size_int', out_stride=None),
+    irn=dict(
+        scales=(1.0, 0.5, 1.5, 2.0),
+        flip=True,
+        flip_merge='sum',
+        scale_merge='sum',
+        relu_first=True,
+        resize_before_merge=False,
+        norm='max',
+        input_resize='pil_bicubic',
+        out_stride=16),
+    toco=dict(
+        scales=(1.0, 0.5, 1.5),
+        flip=True,
+        flip_merge='max',
+        scale_merge='sum',
+        relu_first=False,
+        resize_before_merge=True,
+        norm='minmax',
+        input_resize='size_int',
+        out_stride=None),
 )
 
 INPUT_RESIZE_MODES = ('scale_factor', 'size_int', 'pil_bicubic')
@@ -73,8 +87,11 @@ def pil_resize(img: Tensor, size: Tuple[int, int]) -> Tensor:
     return torch.stack(out).permute(0, 3, 1, 2).contiguous().to(img.device)
 
 
-def rescale_inputs(inputs: Tensor, scale: float, mode: str = 'scale_factor',
-                   align_corners: bool = False, img_norm: Optional[dict] = None) -> Tensor:
+def rescale_inputs(inputs: Tensor,
+                   scale: float,
+                   mode: str = 'scale_factor',
+                   align_corners: bool = False,
+                   img_norm: Optional[dict] = None) -> Tensor:
     """One scale of the network input, by one of the official rules.
 
     Args:
@@ -98,11 +115,14 @@ def rescale_inputs(inputs: Tensor, scale: float, mode: str = 'scale_factor',
         return inputs  # every official path feeds the image as is at scale 1
     h, w = inputs.shape[-2:]
     if mode == 'scale_factor':
-        return F.interpolate(inputs, scale_factor=scale, mode='bilinear',
-                             align_corners=align_corners)
+        return F.interpolate(
+            inputs, scale_factor=scale, mode='bilinear', align_corners=align_corners)
     if mode == 'size_int':
-        return F.interpolate(inputs, size=(int(scale * h), int(scale * w)), mode='bilinear',
-                             align_corners=align_corners)
+        return F.interpolate(
+            inputs,
+            size=(int(scale * h), int(scale * w)),
+            mode='bilinear',
+            align_corners=align_corners)
     if img_norm is None:
         raise ValueError("input_resize='pil_bicubic' needs img_norm=dict(mean, std, "
                          'bgr_to_rgb) to recover the uint8 image')
@@ -228,17 +248,20 @@ def toco_multi_scale_cam(cam_fn: Callable[[Tensor], Tensor], inputs: Tensor,
     cam_list = [one_scale(inputs)]
     for s in scales:
         if s != 1.0:
-            x = F.interpolate(inputs, size=(int(s * h), int(s * w)), mode='bilinear',
-                              align_corners=False)
+            x = F.interpolate(
+                inputs, size=(int(s * h), int(s * w)), mode='bilinear', align_corners=False)
             cam_list.append(one_scale(x))
     cam = torch.stack(cam_list, 0).sum(0)
     cam = cam + F.adaptive_max_pool2d(-cam, (1, 1))
     return cam / (F.adaptive_max_pool2d(cam, (1, 1)) + 1e-5)
 
 
-def irn_make_cam(cam_fn: Callable[[Tensor], Tensor], img: Tensor,
-                 scales: Sequence[float], mean: Sequence[float],
-                 std: Sequence[float], stride: int = 16) -> Tensor:
+def irn_make_cam(cam_fn: Callable[[Tensor], Tensor],
+                 img: Tensor,
+                 scales: Sequence[float],
+                 mean: Sequence[float],
+                 std: Sequence[float],
+                 stride: int = 16) -> Tensor:
     """IRN's ``step/make_cam.py`` high-resolution CAM of one image (``highres``).
 
     Args:
@@ -269,7 +292,7 @@ def irn_make_cam(cam_fn: Callable[[Tensor], Tensor], img: Tensor,
         x = torch.stack([x, x.flip(-1)]).to(img.device)
         cam = F.relu(cam_fn(x))
         outputs.append(cam[0] + cam[1].flip(-1))
-    highres = torch.stack([
-        F.interpolate(o[:, None], up_size, mode='bilinear', align_corners=False) for o in outputs
-    ], 0).sum(0)[:, 0, :height, :width]
+    highres = torch.stack(
+        [F.interpolate(o[:, None], up_size, mode='bilinear', align_corners=False) for o in outputs],
+        0).sum(0)[:, 0, :height, :width]
     return highres / (F.adaptive_max_pool2d(highres, (1, 1)) + 1e-5)

@@ -16,7 +16,6 @@ from mmengine.model.weight_init import update_init_info
 from torch import Tensor, nn
 
 from mmwsss.registry import WEIGHT_INITIALIZERS
-
 from .imagenet_class_map import IMAGENET_CLASS_MAPS
 
 ClassMap = Union[str, Dict[str, Sequence[int]]]
@@ -86,8 +85,11 @@ class ClassifierTransferInit:
         layer_name: the head's classifier attribute (a 1x1 conv or linear).
     """
 
-    def __init__(self, checkpoint: str, class_map: ClassMap = 'voc',
-                 classes: Optional[Sequence[str]] = None, key: str = 'imagenet_head',
+    def __init__(self,
+                 checkpoint: str,
+                 class_map: ClassMap = 'voc',
+                 classes: Optional[Sequence[str]] = None,
+                 key: str = 'imagenet_head',
                  layer_name: str = 'conv_seg') -> None:
         self.checkpoint = checkpoint
         self.class_map = class_map
@@ -129,9 +131,10 @@ class ClassifierTransferInit:
         if hasattr(module, '_params_init_info'):  # mmengine's init log
             update_init_info(module, init_info=self._get_init_info())
         missing = [c for c, m in zip(classes, mapped) if not m]
-        print_log(f'ClassifierTransfer: {sum(mapped)}/{len(classes)} classes from '
-                  f'{self.checkpoint}' + (f'; kept the default init of {missing}'
-                                          if missing else ''), logger='current')
+        print_log(
+            f'ClassifierTransfer: {sum(mapped)}/{len(classes)} classes from '
+            f'{self.checkpoint}' + (f'; kept the default init of {missing}' if missing else ''),
+            logger='current')
 
     def _get_init_info(self) -> str:
         return (f'{self.__class__.__name__}: checkpoint={self.checkpoint}, '

@@ -33,8 +33,8 @@ class EMATeacher(nn.Module):
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f'EMA momentum must be in [0, 1], got {momentum}')
         self.momentum = float(momentum)
-        self.avg = ExponentialMovingAverage(student, momentum=1.0 - self.momentum,
-                                            update_buffers=False)
+        self.avg = ExponentialMovingAverage(
+            student, momentum=1.0 - self.momentum, update_buffers=False)
         # mmengine counts steps and copies at step 0; we want the official rule
         # from the first update on, and the copy already happened.
         self.avg.steps.fill_(1)

@@ -73,6 +73,7 @@ def preprocessor_stats(preprocessor) -> dict:
     enabled = getattr(preprocessor, '_enable_normalize', True)
     mean = getattr(preprocessor, 'mean', None) if enabled else None
     std = getattr(preprocessor, 'std', None) if enabled else None
-    return dict(mean=None if mean is None else mean.flatten().tolist(),
-                std=None if std is None else std.flatten().tolist(),
-                bgr_to_rgb=bool(getattr(preprocessor, 'channel_conversion', False)))
+    return dict(
+        mean=None if mean is None else mean.flatten().tolist(),
+        std=None if std is None else std.flatten().tolist(),
+        bgr_to_rgb=bool(getattr(preprocessor, 'channel_conversion', False)))

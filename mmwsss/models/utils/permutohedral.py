@@ -58,8 +58,8 @@ __all__ = ['PermutohedralLattice', 'permutohedral_filter', 'gaussian_filter_dens
 _MAX_CODE = 2**62
 
 
-def _as_batched(features: Tensor, values: Optional[Tensor] = None
-                ) -> Tuple[Tensor, Optional[Tensor], bool]:
+def _as_batched(features: Tensor,
+                values: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor], bool]:
     """Accept (N, D) / (N, C) or (B, N, D) / (B, N, C); return batched and a squeeze flag."""
     squeeze = features.dim() == 2
     if squeeze:
@@ -120,7 +120,7 @@ class PermutohedralLattice:
         elevated = self._elevate(flat)
         rem0, rank = self._enclosing_simplex(elevated)
         weights = self._barycentric(elevated, rem0, rank).to(features.dtype)
-        keys = self._vertex_keys(rem0, rank)                      # (B * Np, d + 1, d)
+        keys = self._vertex_keys(rem0, rank)  # (B * Np, d + 1, d)
         batch = torch.arange(B, device=self.device).repeat_interleave(Np)
         offsets, self.neighbours, self.num_vertices = self._hash(keys, batch)
         real = torch.arange(Np, device=self.device) < N
@@ -144,15 +144,16 @@ class PermutohedralLattice:
         # rounded as in the extension: inv_std in float32, each factor in double
         inv_std = float(torch.tensor(math.sqrt(2.0 / 3.0) * (d + 1), dtype=torch.float32))
         scale = torch.tensor([inv_std / math.sqrt((i + 1) * (i + 2)) for i in range(d)],
-                             dtype=torch.float64).to(device=f.device, dtype=f.dtype)
-        cf = f * scale                                            # (P, d)
+                             dtype=torch.float64).to(
+                                 device=f.device, dtype=f.dtype)
+        cf = f * scale  # (P, d)
         # suffix[j] = sum_{k >= j} cf_k, j = 0..d (suffix[d] = 0)
         suffix = torch.flip(torch.cumsum(torch.flip(cf, [1]), 1), [1])
         zeros = cf.new_zeros(cf.shape[0], 1)
         suffix = torch.cat([suffix, zeros], 1)
-        cf_prev = torch.cat([zeros, cf], 1)                       # cf_prev[j] = cf_{j-1}
+        cf_prev = torch.cat([zeros, cf], 1)  # cf_prev[j] = cf_{j-1}
         j = torch.arange(d + 1, device=f.device, dtype=f.dtype)
-        return suffix - j * cf_prev                               # (P, d + 1)
+        return suffix - j * cf_prev  # (P, d + 1)
 
     def _enclosing_simplex(self, elevated: Tensor) -> Tuple[Tensor, Tensor]:
         """Closest remainder-0 point (P, d + 1) int64 and the rank (P, d + 1) int64.
@@ -166,14 +167,14 @@ class PermutohedralLattice:
         d1 = self.dim + 1
         rd = torch.round(elevated * (1.0 / d1))
         rem0 = (rd * d1).long()
-        total = rd.sum(1).long()                                  # (P,)
+        total = rd.sum(1).long()  # (P,)
         diff = elevated - rd * d1
         # rank_i = #{j > i: diff_j > diff_i} + #{j < i: diff_j >= diff_i}
-        dj = diff.unsqueeze(1)                                    # [p, 1, j]
-        di = diff.unsqueeze(2)                                    # [p, i, 1]
+        dj = diff.unsqueeze(1)  # [p, 1, j]
+        di = diff.unsqueeze(2)  # [p, i, 1]
         idx = torch.arange(d1, device=elevated.device)
-        upper = idx.view(1, -1) > idx.view(-1, 1)                 # [i, j]: j > i
-        lower = idx.view(1, -1) < idx.view(-1, 1)                 # [i, j]: j < i
+        upper = idx.view(1, -1) > idx.view(-1, 1)  # [i, j]: j > i
+        lower = idx.view(1, -1) < idx.view(-1, 1)  # [i, j]: j < i
         rank = ((dj > di) & upper).sum(2) + ((dj >= di) & lower).sum(2)
         rank = rank + total.unsqueeze(1)
         low = (rank < 0).long()
@@ -205,8 +206,8 @@ class PermutohedralLattice:
         zero sum and is not stored.
         """
         d = self.dim
-        r = torch.arange(d + 1, device=rem0.device).view(1, -1, 1)          # [., r, .]
-        rk = rank[:, :d].unsqueeze(1)                                        # [p, ., i]
+        r = torch.arange(d + 1, device=rem0.device).view(1, -1, 1)  # [., r, .]
+        rk = rank[:, :d].unsqueeze(1)  # [p, ., i]
         canonical = r - (d + 1) * (rk > d - r).long()
         return rem0[:, :d].unsqueeze(1) + canonical
 
@@ -253,7 +254,7 @@ class PermutohedralLattice:
         uniq, inverse = torch.unique(codes.reshape(-1), sorted=True, return_inverse=True)
         M = uniq.numel()
         offsets = inverse.view(-1, d + 1)
-        shift = (delta * stride_t).sum(-1)                                   # (d + 1,)
+        shift = (delta * stride_t).sum(-1)  # (d + 1,)
         neighbours = uniq.new_full((d + 1, 2, M + 1), M)
         for j in range(d + 1):
             for s, sign in enumerate((-1, 1)):
@@ -263,8 +264,7 @@ class PermutohedralLattice:
                 neighbours[j, s, :M] = torch.where(found, pos, torch.full_like(pos, M))
         return offsets, neighbours, M
 
-    def _hash_rows(self, keys: Tensor, batch: Tensor, delta: Tensor
-                   ) -> Tuple[Tensor, Tensor, int]:
+    def _hash_rows(self, keys: Tensor, batch: Tensor, delta: Tensor) -> Tuple[Tensor, Tensor, int]:
         """Hash by unique rows, for coordinate ranges too wide for one int64 code.
 
         Neighbours are found by running ``torch.unique`` over the vertices and the
@@ -276,14 +276,14 @@ class PermutohedralLattice:
         uniq, inverse = torch.unique(rows, dim=0, sorted=True, return_inverse=True)
         M = uniq.shape[0]
         offsets = inverse.view(-1, d + 1)
-        step = torch.cat([delta.new_zeros(d + 1, 1), delta], 1)             # batch unchanged
+        step = torch.cat([delta.new_zeros(d + 1, 1), delta], 1)  # batch unchanged
         neighbours = uniq.new_full((d + 1, 2, M + 1), M)
         for j in range(d + 1):
             for s, sign in enumerate((-1, 1)):
                 query = uniq + sign * step[j]
                 _, inv = torch.unique(torch.cat([uniq, query]), dim=0, return_inverse=True)
                 # unique ids of the vertices themselves -> vertex index
-                table = inv.new_full((int(inv.max()) + 1,), M)
+                table = inv.new_full((int(inv.max()) + 1, ), M)
                 table[inv[:M]] = torch.arange(M, device=inv.device)
                 neighbours[j, s, :M] = table[inv[M:]]
         return offsets, neighbours, M
@@ -317,8 +317,8 @@ class PermutohedralLattice:
             lattice = lattice.index_add(0, self.offsets[:, r], w[:, r:r + 1] * v)
         # blur along the d + 1 lattice directions, in order 0..d
         for j in range(d1):
-            lattice = lattice + 0.5 * (lattice[self.neighbours[j, 0]]
-                                       + lattice[self.neighbours[j, 1]])
+            lattice = lattice + 0.5 * (
+                lattice[self.neighbours[j, 0]] + lattice[self.neighbours[j, 1]])
         # slice
         out = v.new_zeros(B * N, C)
         for r in range(d1):
@@ -345,12 +345,12 @@ def permutohedral_filter(features: Tensor, values: Tensor, sse_blocks: bool = Fa
 
 def _dense_forward(features: Tensor, values: Tensor, chunk: int) -> Tensor:
     """Exact chunked filter; features (B, N, D) centred, values (B, N, C)."""
-    sq = (features * features).sum(-1)                                       # (B, N)
+    sq = (features * features).sum(-1)  # (B, N)
     out = []
     for start in range(0, features.shape[1], chunk):
-        fi = features[:, start:start + chunk]                                # (B, n, D)
+        fi = features[:, start:start + chunk]  # (B, n, D)
         d2 = sq[:, start:start + chunk, None] + sq[:, None, :] - 2 * fi @ features.transpose(1, 2)
-        out.append(torch.exp(-0.5 * d2.clamp_(min=0)) @ values)             # (B, n, C)
+        out.append(torch.exp(-0.5 * d2.clamp_(min=0)) @ values)  # (B, n, C)
     return torch.cat(out, 1)
 
 

@@ -13,7 +13,9 @@ import torch
 from torch import Tensor
 
 
-def cam_to_roi_mask(cam: Tensor, img_labels: Tensor, low: float = 0.25,
+def cam_to_roi_mask(cam: Tensor,
+                    img_labels: Tensor,
+                    low: float = 0.25,
                     high: float = 0.7) -> Tensor:
     """Three-level ROI map from normalised CAMs.
 
@@ -32,14 +34,17 @@ def cam_to_roi_mask(cam: Tensor, img_labels: Tensor, low: float = 0.25,
         (B, H, W) long roi map in {0, 1, 2} (ToCo returns int16; same values).
     """
     valid = cam * img_labels[:, :, None, None].to(cam.dtype)
-    v = valid.max(dim=1).values                                     # (B, H, W)
+    v = valid.max(dim=1).values  # (B, H, W)
     roi = torch.ones_like(v, dtype=torch.long)
     roi[v <= low] = 0
     roi[v >= high] = 2
     return roi
 
 
-def crop_from_roi_neg(images: Tensor, roi: Tensor, crop_num: int = 8, crop_size: int = 96,
+def crop_from_roi_neg(images: Tensor,
+                      roi: Tensor,
+                      crop_num: int = 8,
+                      crop_size: int = 96,
                       generator: Optional[torch.Generator] = None,
                       neg_thr: float = 0.2) -> Tuple[List[Tensor], Tensor]:
     """Draw ``crop_num`` local crops per image around non-confident pixels, flag negatives.
@@ -97,21 +102,25 @@ def crop_from_roi_neg(images: Tensor, roi: Tensor, crop_num: int = 8, crop_size:
     all_crops, all_flags = [], []
     for i in range(b):
         inner = roi[i, m:h - m, m:w - m]
-        cand = (inner <= 1).nonzero()                               # (n, 2) row-major
+        cand = (inner <= 1).nonzero()  # (n, 2) row-major
         if cand.shape[0] < crop_num:
             cand = torch.ones_like(inner, dtype=torch.bool).nonzero()  # ToCo's `roi >= 0`
-        perm = torch.randperm(cand.shape[0], generator=generator,
-                              device=generator.device if generator is not None else 'cpu')
-        corner = cand[perm[:crop_num].to(cand.device)]              # (crop_num, 2) = (y0, x0)
-        rows = corner[:, 0, None] + offs                            # (crop_num, S)
-        cols = corner[:, 1, None] + offs                            # (crop_num, S)
+        perm = torch.randperm(
+            cand.shape[0],
+            generator=generator,
+            device=generator.device if generator is not None else 'cpu')
+        corner = cand[perm[:crop_num].to(cand.device)]  # (crop_num, 2) = (y0, x0)
+        rows = corner[:, 0, None] + offs  # (crop_num, S)
+        cols = corner[:, 1, None] + offs  # (crop_num, S)
         # advanced indexing gathers all crops at once: (C, crop_num, S, S)
         crops = images[i][:, rows[:, :, None], cols[:, None, :]]
-        all_crops.append(crops.permute(1, 0, 2, 3))                 # (crop_num, C, S, S)
+        all_crops.append(crops.permute(1, 0, 2, 3))  # (crop_num, C, S, S)
         roi_sum = roi[i][rows[:, :, None], cols[:, None, :]].sum(dim=(1, 2))  # (crop_num,)
-        ratio = roi_sum / (crop_size * crop_size)                   # float32, as ToCo
+        ratio = roi_sum / (crop_size * crop_size)  # float32, as ToCo
         all_flags.append((ratio > neg_thr).long())
-    crops = torch.stack(all_crops, dim=1)                           # (crop_num, B, C, S, S)
-    flags = torch.cat([torch.ones(b, 2, dtype=torch.long, device=images.device),
-                       torch.stack(all_flags, dim=0)], dim=1)
+    crops = torch.stack(all_crops, dim=1)  # (crop_num, B, C, S, S)
+    flags = torch.cat(
+        [torch.ones(b, 2, dtype=torch.long, device=images.device),
+         torch.stack(all_flags, dim=0)],
+        dim=1)
     return list(crops.unbind(0)), flags

@@ -52,8 +52,7 @@ class StepOn(Schedule):
             ``it >= start``.
     """
 
-    def __init__(self, start: int, on: Value = 1.0, off: Value = 0.0,
-                 strict: bool = True) -> None:
+    def __init__(self, start: int, on: Value = 1.0, off: Value = 0.0, strict: bool = True) -> None:
         self.start = int(start)
         self.on, self.off = _value(on), _value(off)
         self.strict = strict
@@ -85,7 +84,10 @@ class Window(Schedule):
 class LinearRamp(Schedule):
     """``begin_value`` until ``begin``, linear to ``end_value`` at ``end``, then constant."""
 
-    def __init__(self, begin: int, end: int, begin_value: Value = 0.0,
+    def __init__(self,
+                 begin: int,
+                 end: int,
+                 begin_value: Value = 0.0,
                  end_value: Value = 1.0) -> None:
         if end <= begin:
             raise ValueError(f'LinearRamp needs end > begin, got {begin}, {end}')
@@ -107,8 +109,7 @@ class CosineDescent(Schedule):
     of the high threshold from 0.70 to the class targets over 2000-20000).
     """
 
-    def __init__(self, begin: int, end: int, begin_value: Value,
-                 end_value: Value) -> None:
+    def __init__(self, begin: int, end: int, begin_value: Value, end_value: Value) -> None:
         if end <= begin:
             raise ValueError(f'CosineDescent needs end > begin, got {begin}, {end}')
         self.begin, self.end = int(begin), int(end)

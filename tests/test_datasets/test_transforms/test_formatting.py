@@ -14,8 +14,12 @@ init_default_scope('mmwsss')
 
 def _results(with_seg=True):
     img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
-    res = dict(img=img, img_path='x.jpg', ori_shape=(2, 3), img_shape=(2, 3),
-               gt_img_label=np.array([0, 1, 0, 0, 1], np.float32))
+    res = dict(
+        img=img,
+        img_path='x.jpg',
+        ori_shape=(2, 3),
+        img_shape=(2, 3),
+        gt_img_label=np.array([0, 1, 0, 0, 1], np.float32))
     if with_seg:
         res['gt_seg_map'] = np.array([[0, 2, 255], [5, 0, 2]], np.uint8)
         res['seg_map_path'] = 'x.png'
@@ -25,8 +29,7 @@ def _results(with_seg=True):
 def test_default_meta_keys():
     keys = PackWSSSInputs().meta_keys
     assert keys == ('img_path', 'seg_map_path', 'ori_shape', 'img_shape', 'pad_shape',
-                    'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label',
-                    'img_labels')
+                    'scale_factor', 'flip', 'flip_direction', 'reduce_zero_label', 'img_labels')
 
 
 def test_pack_with_seg_map():
@@ -73,10 +76,12 @@ def test_classification_pipeline_end_to_end(tmp_path):
         dict(type='mmseg.PhotoMetricDistortion'),
         dict(type='PackWSSSInputs'),
     ]
-    ds = WSSSVOCDataset(data_root=info['data_root'], ann_file='ImageSets/Segmentation/train.txt',
-                        label_file='cls_labels.json',
-                        data_prefix=dict(img_path='JPEGImages', seg_map_path=None),
-                        pipeline=pipeline)
+    ds = WSSSVOCDataset(
+        data_root=info['data_root'],
+        ann_file='ImageSets/Segmentation/train.txt',
+        label_file='cls_labels.json',
+        data_prefix=dict(img_path='JPEGImages', seg_map_path=None),
+        pipeline=pipeline)
     batch = pseudo_collate([ds[i] for i in range(4)])
     pre = SegDataPreProcessor(mean=[0, 0, 0], std=[1, 1, 1], size=(16, 16), pad_val=0)
     data = pre(batch, training=True)

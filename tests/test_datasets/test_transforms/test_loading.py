@@ -44,8 +44,8 @@ def test_load_image_errors(tmp_path):
         f.write(data[:len(data) * 2 // 3])
     with pytest.raises(OSError, match='truncated JPEG.*cut.jpg'):
         load(dict(img_path=cut))
-    assert LoadWSSSImageFromFile(check_jpeg_end=False)(dict(img_path=cut))['img'].shape == (
-        64, 64, 3)
+    assert LoadWSSSImageFromFile(check_jpeg_end=False)(dict(img_path=cut))['img'].shape == (64, 64,
+                                                                                            3)
     with pytest.raises(ValueError, match='does not skip'):
         LoadWSSSImageFromFile(ignore_empty=True)
 
@@ -56,8 +56,13 @@ def _mask(path, arr):
 
 
 def _ann_results(seg_path, shape=(2, 3), num_classes=21):
-    return dict(seg_map_path=seg_path, img_path='img.jpg', ori_shape=shape, seg_fields=[],
-                reduce_zero_label=False, num_classes=num_classes)
+    return dict(
+        seg_map_path=seg_path,
+        img_path='img.jpg',
+        ori_shape=shape,
+        seg_fields=[],
+        reduce_zero_label=False,
+        num_classes=num_classes)
 
 
 def test_load_annotations_checks(tmp_path):

@@ -7,8 +7,12 @@ from mmwsss.datasets.transforms import RandomResizeLong
 def _results(h=24, w=32):
     seg = np.zeros((h, w), np.uint8)
     seg[:, w // 2:] = 7
-    return dict(img=np.zeros((h, w, 3), np.uint8), img_shape=(h, w), ori_shape=(h, w),
-                gt_seg_map=seg, seg_fields=['gt_seg_map'])
+    return dict(
+        img=np.zeros((h, w, 3), np.uint8),
+        img_shape=(h, w),
+        ori_shape=(h, w),
+        gt_seg_map=seg,
+        seg_fields=['gt_seg_map'])
 
 
 @pytest.mark.parametrize('backend', ['pillow', 'cv2'])

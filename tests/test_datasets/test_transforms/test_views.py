@@ -13,8 +13,8 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from mmwsss.datasets.transforms import (LoadWSSSImageFromFile, PackWSSSViews,
-                                        RandomResizedCropView, RandomResizeLong)
+from mmwsss.datasets.transforms import (LoadWSSSImageFromFile, PackWSSSViews, RandomResizedCropView,
+                                        RandomResizeLong)
 from mmwsss.datasets.transforms.views import ViewData, random_resized_crop_params
 from mmwsss.registry import TRANSFORMS
 from mmwsss.structures import WSSSDataSample
@@ -80,8 +80,8 @@ def test_partial_crop_content_comes_from_the_original_box():
     np.random.seed(3)
     res2 = RandomResizedCropView(size=64, scale=(0.2, 0.2), backend='cv2')(_loaded(_paths()[0]))
     assert res2['view2_box'].tolist() == res['view2_box'].tolist()
-    expect = cv2.resize(np.ascontiguousarray(res['img'][y0:y1, x0:x1]), (64, 64),
-                        interpolation=cv2.INTER_CUBIC)
+    expect = cv2.resize(
+        np.ascontiguousarray(res['img'][y0:y1, x0:x1]), (64, 64), interpolation=cv2.INTER_CUBIC)
     assert np.array_equal(res2['view2'], expect)
 
 
@@ -106,8 +106,9 @@ def test_crop_params_follow_torchvision():
     np.random.seed(5)
     assert random_resized_crop_params(300, 400) == a
     # the draws are log-uniform in ratio: both sides of 1 occur
-    ratios = [w / h for _, _, h, w in (random_resized_crop_params(300, 300, rng=rng)
-                                       for _ in range(200))]
+    ratios = [
+        w / h for _, _, h, w in (random_resized_crop_params(300, 300, rng=rng) for _ in range(200))
+    ]
     assert min(ratios) < 0.85 and max(ratios) > 1.2
     assert abs(np.mean([math.log(r) for r in ratios])) < 0.05
 
@@ -181,8 +182,8 @@ class _Photos(Dataset):
 @pytest.mark.parametrize('num_workers', [0, 1])
 def test_dataloader_round_trip_keeps_views_per_sample(num_workers):
     paths = _paths(3)
-    loader = DataLoader(_Photos(paths), batch_size=3, num_workers=num_workers,
-                        collate_fn=pseudo_collate)
+    loader = DataLoader(
+        _Photos(paths), batch_size=3, num_workers=num_workers, collate_fn=pseudo_collate)
     batch = next(iter(loader))
     assert len(batch['inputs']) == 3 and len(batch['data_samples']) == 3
     shapes = {tuple(x.shape) for x in batch['inputs']}

@@ -30,8 +30,8 @@ def test_registered_and_lite0_layout():
     model.eval()
     outs = model(torch.rand(2, 3, 224, 224))
     sizes = [112, 112, 56, 28, 14, 14, 7, 7, 7]
-    assert [tuple(o.shape) for o in outs] == [
-        (2, c, s, s) for c, s in zip(model.out_channels, sizes)]
+    assert [tuple(o.shape) for o in outs] == [(2, c, s, s)
+                                              for c, s in zip(model.out_channels, sizes)]
 
 
 def test_default_out_index_is_head_conv():

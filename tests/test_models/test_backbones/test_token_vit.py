@@ -18,16 +18,23 @@ D, HEADS, DEPTH, P = 64, 4, 3, 16
 
 def timm_cfg(**kw) -> dict:
     # vit_tiny_patch16_224 shrunk: 3 blocks, 64-d, 4 heads, native 64x64 (4x4 grid)
-    cfg = dict(type='timm', model_name='vit_tiny_patch16_224', depth=DEPTH, embed_dim=D,
-               num_heads=HEADS, img_size=64)
+    cfg = dict(
+        type='timm',
+        model_name='vit_tiny_patch16_224',
+        depth=DEPTH,
+        embed_dim=D,
+        num_heads=HEADS,
+        img_size=64)
     cfg.update(kw)
     return cfg
 
 
 def mmpretrain_cfg(**kw) -> dict:
-    cfg = dict(type='mmpretrain.VisionTransformer', img_size=64, patch_size=P,
-               arch=dict(embed_dims=D, num_layers=DEPTH, num_heads=HEADS,
-                         feedforward_channels=4 * D))
+    cfg = dict(
+        type='mmpretrain.VisionTransformer',
+        img_size=64,
+        patch_size=P,
+        arch=dict(embed_dims=D, num_layers=DEPTH, num_heads=HEADS, feedforward_channels=4 * D))
     cfg.update(kw)
     return cfg
 
@@ -39,8 +46,7 @@ def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
         for name, p in model.named_parameters():
             noise = torch.randn(p.shape, generator=g) * 0.2
             # 1-d weights are LayerNorm scales / LayerScale gammas: keep them around 1
-            p.copy_(noise + 1.0 if p.dim() == 1 and name.endswith(('weight', 'gamma'))
-                    else noise)
+            p.copy_(noise + 1.0 if p.dim() == 1 and name.endswith(('weight', 'gamma')) else noise)
     model.eval()  # (mmpretrain's train() returns None)
     return model
 
@@ -74,15 +80,14 @@ def hand_attention(x_in, norm, qkv_linear, heads):
     hd = dim // heads
     q = qkv[..., :dim].reshape(B, N, heads, hd).transpose(1, 2)
     k = qkv[..., dim:2 * dim].reshape(B, N, heads, hd).transpose(1, 2)
-    return torch.softmax(q @ k.transpose(-1, -2) / hd ** 0.5, dim=-1)
+    return torch.softmax(q @ k.transpose(-1, -2) / hd**0.5, dim=-1)
 
 
 # ------------------------------------------------------------------- shapes
 @pytest.mark.parametrize('cfg', [timm_cfg(), mmpretrain_cfg()], ids=['timm', 'mmpretrain'])
 def test_output_layout(cfg):
     init_default_scope('mmwsss')
-    model = MODELS.build(dict(type='TokenViT', vit=cfg, out_blocks=(0, -1),
-                              attn_blocks=(-1, 1)))
+    model = MODELS.build(dict(type='TokenViT', vit=cfg, out_blocks=(0, -1), attn_blocks=(-1, 1)))
     assert isinstance(model, TokenViT)
     assert (model.embed_dims, model.patch_size, model.num_blocks) == (D, (P, P), DEPTH)
     out = model.eval()(img(2, 3, 64, 64))
@@ -112,8 +117,7 @@ def test_timm_pre_and_post_norm_tokens_equal_manual_forward():
     torch.testing.assert_close(out[1], to_map(vit.norm(blocks[1]), (4, 4)), atol=atol, rtol=0)
     torch.testing.assert_close(out.cls_tokens, vit.norm(blocks[2])[:, :1], atol=atol, rtol=0)
     # aux (block -3 = 0) is the raw residual stream, not normalised
-    torch.testing.assert_close(out.tokens['aux'], to_map(blocks[0], (4, 4)), atol=atol,
-                               rtol=0)
+    torch.testing.assert_close(out.tokens['aux'], to_map(blocks[0], (4, 4)), atol=atol, rtol=0)
     assert (vit.norm(blocks[0]) - blocks[0]).abs().max() > 0.5
     # and the wrapper's last feature equals timm's own forward_features output
     ref = vit.forward_features(x)
@@ -121,8 +125,10 @@ def test_timm_pre_and_post_norm_tokens_equal_manual_forward():
 
 
 def test_mmpretrain_pre_and_post_norm_tokens_equal_manual_forward():
-    model = TokenViT(mmpretrain_cfg(), out_blocks=(-1, ),
-                     extra_tokens=dict(aux=dict(block=-3), post1=dict(block=1, norm=True)))
+    model = TokenViT(
+        mmpretrain_cfg(),
+        out_blocks=(-1, ),
+        extra_tokens=dict(aux=dict(block=-3), post1=dict(block=1, norm=True)))
     vit = randomize(model.vit)
     x = img(2, 3, 64, 64)
     out = model(x)
@@ -135,10 +141,9 @@ def test_mmpretrain_pre_and_post_norm_tokens_equal_manual_forward():
         blocks.append(t)
     atol = 1e-5
     torch.testing.assert_close(out[0], to_map(vit.ln1(blocks[2]), (4, 4)), atol=atol, rtol=0)
-    torch.testing.assert_close(out.tokens['aux'], to_map(blocks[0], (4, 4)), atol=atol,
-                               rtol=0)
-    torch.testing.assert_close(out.tokens['post1'], to_map(vit.ln1(blocks[1]), (4, 4)),
-                               atol=atol, rtol=0)
+    torch.testing.assert_close(out.tokens['aux'], to_map(blocks[0], (4, 4)), atol=atol, rtol=0)
+    torch.testing.assert_close(
+        out.tokens['post1'], to_map(vit.ln1(blocks[1]), (4, 4)), atol=atol, rtol=0)
 
 
 def test_out_norm_false_returns_raw_tokens():
@@ -159,9 +164,11 @@ def test_timm_attention_equals_hand_computation_and_timm_unfused_path():
     x = img(2, 3, 64, 64)
     out = model(x)
     blocks = timm_manual_tokens(vit, x)
-    t0 = torch.cat([vit.cls_token.expand(2, -1, -1),
-                    F.conv2d(x, vit.patch_embed.proj.weight, vit.patch_embed.proj.bias,
-                             stride=P).flatten(2).transpose(1, 2)], 1) + vit.pos_embed
+    t0 = torch.cat([
+        vit.cls_token.expand(2, -1, -1),
+        F.conv2d(x, vit.patch_embed.proj.weight, vit.patch_embed.proj.bias,
+                 stride=P).flatten(2).transpose(1, 2)
+    ], 1) + vit.pos_embed
     for idx, x_in in ((0, t0), (2, blocks[1])):
         blk = vit.blocks[idx]
         ref = hand_attention(x_in, blk.norm1, blk.attn.qkv, HEADS)
@@ -221,16 +228,17 @@ def test_timm_resampled_pos_embed_matches_timm_forward():
     model = TokenViT(timm_cfg(), out_blocks=(-1, ))
     vit = randomize(model.vit)
     x = img(2, 3, 48, 80)
-    torch.testing.assert_close(model(x)[0], to_map(vit.forward_features(x), (3, 5)),
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        model(x)[0], to_map(vit.forward_features(x), (3, 5)), atol=1e-5, rtol=0)
     # and the position embedding did matter: the native-grid table cannot be added here
     assert vit.pos_embed.shape[1] == 17
 
 
 def test_size_not_multiple_of_patch_is_a_clear_error():
     model = TokenViT(timm_cfg())
-    with pytest.raises(ValueError, match=r'50x80 \(HxW\) is not a multiple of the patch '
-                                         r'size 16x16'):
+    with pytest.raises(
+            ValueError, match=r'50x80 \(HxW\) is not a multiple of the patch '
+            r'size 16x16'):
         model(img(1, 3, 50, 80))
     with pytest.raises(ValueError, match='expects a'):
         model(img(3, 64, 64))
@@ -242,21 +250,43 @@ def test_mmseg_decode_heads_and_encoder_decoder_run_on_the_output():
     model = TokenViT(timm_cfg(), out_blocks=(0, 1, 2)).eval()
     out = model(img(2, 3, 48, 80))
     # mmseg parts built the way mmseg builds them (their default loss resolves in mmseg)
-    fcn = MODELS.build(dict(type='FCNHead', _scope_='mmseg', in_channels=D, channels=16,
-                            num_convs=1, concat_input=False, num_classes=3,
-                            in_index=-1)).eval()
+    fcn = MODELS.build(
+        dict(
+            type='FCNHead',
+            _scope_='mmseg',
+            in_channels=D,
+            channels=16,
+            num_convs=1,
+            concat_input=False,
+            num_classes=3,
+            in_index=-1)).eval()
     assert fcn(out).shape == (2, 3, 3, 5)
-    multi = MODELS.build(dict(type='FCNHead', _scope_='mmseg', in_channels=[D] * 3,
-                              in_index=[0, 1, 2],
-                              input_transform='resize_concat', channels=16, num_convs=1,
-                              concat_input=False, num_classes=3)).eval()
+    multi = MODELS.build(
+        dict(
+            type='FCNHead',
+            _scope_='mmseg',
+            in_channels=[D] * 3,
+            in_index=[0, 1, 2],
+            input_transform='resize_concat',
+            channels=16,
+            num_convs=1,
+            concat_input=False,
+            num_classes=3)).eval()
     assert multi(out).shape == (2, 3, 3, 5)
     # a whole mmseg segmentor with TokenViT as its backbone
-    seg = MODELS.build(dict(
-        type='EncoderDecoder', _scope_='mmseg',
-        backbone=dict(type='mmwsss.TokenViT', vit=mmpretrain_cfg(), out_blocks=(-1, )),
-        decode_head=dict(type='FCNHead', in_channels=D, channels=16, num_convs=1,
-                         concat_input=False, num_classes=3, in_index=-1))).eval()
+    seg = MODELS.build(
+        dict(
+            type='EncoderDecoder',
+            _scope_='mmseg',
+            backbone=dict(type='mmwsss.TokenViT', vit=mmpretrain_cfg(), out_blocks=(-1, )),
+            decode_head=dict(
+                type='FCNHead',
+                in_channels=D,
+                channels=16,
+                num_convs=1,
+                concat_input=False,
+                num_classes=3,
+                in_index=-1))).eval()
     logits = seg(img(2, 3, 48, 80), mode='tensor')
     assert logits.shape == (2, 3, 3, 5)
 
@@ -330,19 +360,21 @@ def test_open_clip_tower_matches_openclip_own_blocks():
     pytest.importorskip('open_clip')
     from mmwsss.models.foundation import TINY_CLIP_CFG, OpenCLIP
     torch.manual_seed(0)
-    model = TokenViT(dict(type='open_clip', arch=TINY_CLIP_CFG), out_blocks=(-1, ),
-                     extra_tokens=dict(aux=dict(block=0)), attn_blocks=(0, 2)).eval()
+    model = TokenViT(
+        dict(type='open_clip', arch=TINY_CLIP_CFG),
+        out_blocks=(-1, ),
+        extra_tokens=dict(aux=dict(block=0)),
+        attn_blocks=(0, 2)).eval()
     oc: OpenCLIP = model.vit
     assert (model.embed_dims, model.patch_size, model.num_blocks) == (64, (16, 16), 3)
     # only the image tower trains
-    assert all(p.requires_grad == n.startswith('clip.visual.')
-               for n, p in oc.named_parameters())
+    assert all(p.requires_grad == n.startswith('clip.visual.') for n, p in oc.named_parameters())
     x = img(2, 3, 48, 80)
     out = model(x)
     ref = oc.forward_tokens(x)  # OpenCLIP's own loop, head-averaged attention
     visual = oc.clip.visual
-    torch.testing.assert_close(out[0], to_map(visual.ln_post(ref['tokens']), (3, 5)),
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        out[0], to_map(visual.ln_post(ref['tokens']), (3, 5)), atol=1e-5, rtol=0)
     for i in (0, 2):
         torch.testing.assert_close(out.attns[i].mean(1), ref['attns'][i], atol=1e-5, rtol=0)
     assert out.tokens['aux'].shape == (2, 64, 3, 5)

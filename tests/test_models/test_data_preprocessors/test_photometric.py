@@ -22,8 +22,9 @@ def _photos(n=2, size=(80, 96)):
     paths = sorted(glob.glob(osp.join(COCO, '*.jpg')))[:n]
     if len(paths) < n:
         pytest.skip('coco-mini photos not found (tests/conftest.py links data/coco-mini)')
-    ims = [np.asarray(Image.open(p).convert('RGB').resize(size[::-1], Image.BICUBIC))
-           for p in paths]
+    ims = [
+        np.asarray(Image.open(p).convert('RGB').resize(size[::-1], Image.BICUBIC)) for p in paths
+    ]
     return torch.from_numpy(np.stack(ims)).permute(0, 3, 1, 2).contiguous()
 
 
@@ -32,6 +33,7 @@ def _gen(seed):
 
 
 # ---------------------------------------------------------------- PhotometricView
+
 
 def test_all_probabilities_zero_is_identity():
     imgs = _photos()
@@ -100,15 +102,19 @@ def test_jitter_order_is_random_per_sample_and_followed():
     orders = Counter(tuple(op for op, _ in p['jitter']) for p in params)
     assert all(sorted(o) == ['brightness', 'contrast', 'hue', 'saturation'] for o in orders)
     assert len(orders) >= 20  # 24 permutations, ~8 draws each
-    ranges = dict(brightness=(0.6, 1.4), contrast=(0.6, 1.4), saturation=(0.8, 1.2),
-                  hue=(-0.1, 0.1))
+    ranges = dict(
+        brightness=(0.6, 1.4), contrast=(0.6, 1.4), saturation=(0.8, 1.2), hue=(-0.1, 0.1))
     for p in params:
         for op, f in p['jitter']:
             assert ranges[op][0] <= f <= ranges[op][1]
     # apply_one composes in the drawn order: brightness-then-contrast != the reverse
     img = _photos(1)[0]
-    bc = dict(flip=False, gray=False, blur_radius=None, solarize=False,
-              jitter=[('brightness', 1.4), ('contrast', 0.6)])
+    bc = dict(
+        flip=False,
+        gray=False,
+        blur_radius=None,
+        solarize=False,
+        jitter=[('brightness', 1.4), ('contrast', 0.6)])
     cb = dict(bc, jitter=[('contrast', 0.6), ('brightness', 1.4)])
     out_bc, out_cb = view.apply_one(img, bc), view.apply_one(img, cb)
     assert torch.equal(out_bc, TF.adjust_contrast(TF.adjust_brightness(img, 1.4), 0.6))
@@ -199,6 +205,7 @@ def test_bad_arguments():
 
 # ---------------------------------------------------------------------- StrongView
 
+
 def test_strong_view_magnitudes_m10():
     view = StrongView(num_ops=5, magnitude=10)
     assert view.values['posterize'] == 2
@@ -208,13 +215,12 @@ def test_strong_view_magnitudes_m10():
     assert StrongView.op_value('brightness', 30) == pytest.approx(1.9)
 
 
-@pytest.mark.parametrize('op,ref', [
-    ('autocontrast', TF.autocontrast), ('equalize', TF.equalize),
-    ('posterize', lambda x: TF.posterize(x, 2)),
-    ('color', lambda x: TF.adjust_saturation(x, 0.7)),
-    ('contrast', lambda x: TF.adjust_contrast(x, 0.7)),
-    ('brightness', lambda x: TF.adjust_brightness(x, 0.7)),
-    ('sharpness', lambda x: TF.adjust_sharpness(x, 0.7))])
+@pytest.mark.parametrize('op,ref', [('autocontrast', TF.autocontrast), ('equalize', TF.equalize),
+                                    ('posterize', lambda x: TF.posterize(x, 2)),
+                                    ('color', lambda x: TF.adjust_saturation(x, 0.7)),
+                                    ('contrast', lambda x: TF.adjust_contrast(x, 0.7)),
+                                    ('brightness', lambda x: TF.adjust_brightness(x, 0.7)),
+                                    ('sharpness', lambda x: TF.adjust_sharpness(x, 0.7))])
 def test_strong_view_single_op(op, ref):
     imgs = _photos(2)
     out, flipped = StrongView(num_ops=1, ops=(op, ))(imgs)
@@ -271,6 +277,7 @@ def test_strong_view_seeded():
 
 
 # ---------------------------------------------------------------------------- CUDA
+
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 def test_cuda_matches_cpu():

@@ -12,8 +12,13 @@ MEAN, STD = [10., 20., 30.], [2., 4., 5.]
 
 def _pre(**kw):
     init_default_scope('mmwsss')
-    cfg = dict(type='WSSSDataPreProcessor', mean=MEAN, std=STD, bgr_to_rgb=True, size=(6, 8),
-               num_classes=3)
+    cfg = dict(
+        type='WSSSDataPreProcessor',
+        mean=MEAN,
+        std=STD,
+        bgr_to_rgb=True,
+        size=(6, 8),
+        num_classes=3)
     cfg.update(kw)
     return MODELS.build(cfg)
 
@@ -23,8 +28,8 @@ def _batch(hw=((5, 7), (6, 8)), view=None):
     g = torch.Generator().manual_seed(0)
     for i, (h, w) in enumerate(hw):
         img = torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8)  # BGR
-        s = WSSSDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
-                                         img_path=f'img{i}.jpg'))
+        s = WSSSDataSample(
+            metainfo=dict(img_shape=(h, w), ori_shape=(h, w), img_path=f'img{i}.jpg'))
         s.gt_img_label = torch.tensor([1., 0., float(i)])
         if view is not None:
             s.views = ViewData(view2=torch.full((3, *view), 40 * (i + 1), dtype=torch.uint8))
@@ -48,8 +53,9 @@ def test_training_batch_keeps_rgb_image_labels_and_valid_mask():
     assert batch.img_labels.tolist() == [[1, 0, 0], [1, 0, 1]]
     # inputs = (rgb - mean) / std, padding included: (0 - 10) / 2 = -5 in channel 0
     x = out['inputs']
-    assert torch.allclose(x[0, :, :5, :7], (raw0.flip(0).float() - torch.tensor(MEAN)[:, None, None])
-                          / torch.tensor(STD)[:, None, None])
+    assert torch.allclose(x[0, :, :5, :7],
+                          (raw0.flip(0).float() - torch.tensor(MEAN)[:, None, None]) /
+                          torch.tensor(STD)[:, None, None])
     assert x[0, 0, 5, 0].item() == pytest.approx(-5.0)
 
 
@@ -60,8 +66,7 @@ def test_eval_is_exactly_mmsegs_output():
 
 
 def test_main_view_flip_moves_the_valid_mask_unless_quirk():
-    aug = dict(type='PhotometricView', flip_prob=1.0, jitter=None, gray_prob=0.0,
-               blur_prob=0.0)
+    aug = dict(type='PhotometricView', flip_prob=1.0, jitter=None, gray_prob=0.0, blur_prob=0.0)
     out = _pre(main_view=aug)(_batch(), training=True)['wsss']
     assert out.flipped.all()
     # image 0 is 5x7 in an 8-wide canvas: after the flip its valid columns are 1..7
@@ -71,11 +76,12 @@ def test_main_view_flip_moves_the_valid_mask_unless_quirk():
 
 
 def test_views_from_pipeline_and_from_the_crop_with_shared_flip():
-    flip = dict(type='PhotometricView', flip_prob=1.0, jitter=None, gray_prob=0.0,
-                blur_prob=0.0)
-    pre = _pre(main_view=flip, views=dict(
-        global2=dict(source='view2'),
-        local=dict(source='img', flip='main', aug=dict(flip, flip_prob=0.0))))
+    flip = dict(type='PhotometricView', flip_prob=1.0, jitter=None, gray_prob=0.0, blur_prob=0.0)
+    pre = _pre(
+        main_view=flip,
+        views=dict(
+            global2=dict(source='view2'),
+            local=dict(source='img', flip='main', aug=dict(flip, flip_prob=0.0))))
     data = _batch(view=(4, 4))
     raw1 = data['inputs'][1].clone()
     batch = pre(data, training=True)['wsss']

@@ -1,8 +1,8 @@
 """CLIP-ES building blocks checked against numbers worked out by hand."""
 import torch
 
-from mmwsss.models.foundation.clip_es_ops import (caa_refine, cam_box_mask, grad_cam,
-                                                  minmax_scale, sinkhorn_affinity)
+from mmwsss.models.foundation.clip_es_ops import (caa_refine, cam_box_mask, grad_cam, minmax_scale,
+                                                  sinkhorn_affinity)
 
 
 def test_minmax_scale():
@@ -26,7 +26,7 @@ def test_grad_cam():
 def test_cam_box_mask_quirk():
     cam = torch.zeros(1, 5, 6)
     cam[0, 1:3, 1:4] = 1.0  # blob rows 1-2, cols 1-3 -> rect x=1, y=1, w=3, h=2
-    cam[0, 4, 5] = 0.3      # below 0.4 * max: no box
+    cam[0, 4, 5] = 0.3  # below 0.4 * max: no box
     mask = cam_box_mask(cam, 0.4)
     exp = torch.zeros(1, 5, 6)
     exp[0, 1:3, 1:4] = 1
@@ -66,8 +66,8 @@ def test_sinkhorn_affinity():
 
 
 def test_caa_refine_masks_columns():
-    trans = torch.tensor([[0.5, 0.5, 0., 0.], [0.5, 0.5, 0., 0.],
-                          [0., 0., 1., 0.], [0., 0., 0., 1.]])
+    trans = torch.tensor([[0.5, 0.5, 0., 0.], [0.5, 0.5, 0., 0.], [0., 0., 1., 0.],
+                          [0., 0., 0., 1.]])
     cam = torch.tensor([[[1., 0.], [0.5, 1.]]])
     box = torch.tensor([[[1., 1.], [0., 1.]]])
     out = caa_refine(cam, trans, box)

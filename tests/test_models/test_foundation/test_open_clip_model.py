@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 pytest.importorskip('open_clip')
 
-from mmwsss.models.foundation import (TINY_CLIP_CFG, OpenCLIP, load_clip_state_dict,  # noqa: E402
+from mmwsss.models.foundation import (TINY_CLIP_CFG, OpenCLIP, load_clip_state_dict,
                                       save_openai_torchscript)
 
 
@@ -23,8 +23,10 @@ def ckpts(tiny, tmp_path_factory):
     sd_path = str(root / 'tiny_openclip.pth')
     torch.save(tiny.clip.state_dict(), sd_path)
     nested_path = str(root / 'nested.pth')
-    torch.save({'state_dict': {'module.' + k: v for k, v in tiny.clip.state_dict().items()}},
-               nested_path)
+    torch.save({'state_dict': {
+        'module.' + k: v
+        for k, v in tiny.clip.state_dict().items()
+    }}, nested_path)
     return dict(jit=jit_path, sd=sd_path, nested=nested_path, root=root)
 
 
@@ -68,7 +70,7 @@ def test_attention_maps_are_head_averaged_softmax(tiny):
     q, k, _ = F.linear(y, block.attn.in_proj_weight, block.attn.in_proj_bias).split(d, -1)
     q = q.view(-1, heads, d // heads).transpose(0, 1)
     k = k.view(-1, heads, d // heads).transpose(0, 1)
-    ref = ((q @ k.transpose(1, 2)) / (d // heads) ** 0.5).softmax(-1).mean(0)
+    ref = ((q @ k.transpose(1, 2)) / (d // heads)**0.5).softmax(-1).mean(0)
     assert torch.allclose(attn0[0], ref, atol=1e-6)
 
 
@@ -98,8 +100,8 @@ def test_deterministic(tiny):
 
 def test_text_embeddings(tiny):
     import open_clip
-    assert torch.equal(tiny.tokenize(['a clean origami cat.']),
-                       open_clip.tokenize(['a clean origami cat.']))
+    assert torch.equal(
+        tiny.tokenize(['a clean origami cat.']), open_clip.tokenize(['a clean origami cat.']))
     templates = ['a {}.', 'a photo of a {}.']
     emb = tiny.class_embeddings(['cat', 'person with clothes,people,human'], templates)
     assert emb.shape == (2, 32)

@@ -53,8 +53,8 @@ def test_checkpoint_roundtrip_and_errors(sam, tmp_path):
         assert torch.equal(other.sam.state_dict()[k], v), k
     assert other.settings()['checkpoint'][0].endswith('sam_tiny.pth')
     with pytest.raises(RuntimeError, match=r'sam_tiny.pth[\s\S]*shape mismatch'):
-        SegmentAnything(dict(SAM_ARCHS['tiny'], encoder_embed_dim=16), checkpoint=path,
-                        device='cpu')
+        SegmentAnything(
+            dict(SAM_ARCHS['tiny'], encoder_embed_dim=16), checkpoint=path, device='cpu')
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         SegmentAnything('tiny', checkpoint=str(tmp_path / 'nope.pth'), device='cpu')
 
@@ -81,8 +81,8 @@ def test_prompting(sam, image):
 def test_iou_first_generator_gives_upstream_masks(image):
     torch.manual_seed(1)
     # NMS off (threshold 1) so that many random-weight candidates survive
-    cfg = dict(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0,
-               box_nms_thresh=1.0)
+    cfg = dict(
+        points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0)
     ref = SegmentAnything('tiny', amg_cfg=cfg, device='cpu', iou_filter_first=False)
     scores = ref.generate(image)['scores']
     assert len(scores) >= 2

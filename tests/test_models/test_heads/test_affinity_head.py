@@ -13,11 +13,11 @@ def test_forward_by_hand():
         for conv in head.level_convs:
             conv.weight.fill_(1.)
         head.fuse_conv.weight.copy_(torch.eye(2).view(2, 2, 1, 1))
-    f0 = torch.full((1, 2, 4, 4), 0.5)   # 1x1 conv sums the channels: 1.0
-    f1 = torch.full((1, 3, 2, 2), -1.)   # sum -3 at half resolution
+    f0 = torch.full((1, 2, 4, 4), 0.5)  # 1x1 conv sums the channels: 1.0
+    f1 = torch.full((1, 3, 2, 2), -1.)  # sum -3 at half resolution
     out = head([f0, f1])
     assert out.shape == (1, 2, 4, 4)
-    lvl1 = math.exp(-3) - 1              # ELU(-3), resized (constant)
+    lvl1 = math.exp(-3) - 1  # ELU(-3), resized (constant)
     assert torch.allclose(out[0, 0], torch.full((4, 4), 1.0))
     assert torch.allclose(out[0, 1], torch.full((4, 4), math.exp(lvl1) - 1))
     # an explicit size wins over the first level's

@@ -27,11 +27,15 @@ def test_cam_is_linear_classifier_without_bias():
     assert head([FEAT])[1].flatten().tolist() == [4., 6.]
 
 
-@pytest.mark.parametrize('pool,expected', [
-    ('gap', 5.), ('gmp', 8.), ('topk', 6.),
-    # LSE r=1: log((e^4 + e^6) / 2) = 6 + log((1 + e^-2) / 2) = 5.4338
-    (dict(type='LSEPool', r=1.0), 6 + math.log((1 + math.exp(-2)) / 2)),
-])
+@pytest.mark.parametrize(
+    'pool,expected',
+    [
+        ('gap', 5.),
+        ('gmp', 8.),
+        ('topk', 6.),
+        # LSE r=1: log((e^4 + e^6) / 2) = 6 + log((1 + e^-2) / 2) = 5.4338
+        (dict(type='LSEPool', r=1.0), 6 + math.log((1 + math.exp(-2)) / 2)),
+    ])
 def test_pooling(pool, expected):
     # gap: mean cam = 5; gmp: W * max(f) = 2*3 + 1*2 = 8 (NOT max cam = 6); top-1 of cam = 6
     head = _head(pool, topk=1)

@@ -15,8 +15,8 @@ def test_shapes_and_structure():
     assert out.shape == (5, 1024)
     kinds = [type(m) for m in head.mlp]
     assert kinds == [nn.Linear, nn.GELU, nn.Linear, nn.GELU, nn.Linear]
-    assert [(m.in_features, m.out_features) for m in head.mlp if isinstance(m, nn.Linear)] == [
-        (768, 2048), (2048, 2048), (2048, 256)]
+    assert [(m.in_features, m.out_features) for m in head.mlp
+            if isinstance(m, nn.Linear)] == [(768, 2048), (2048, 2048), (2048, 256)]
     assert head.last_layer.weight_v.shape == (1024, 256)
     assert head.last_layer.weight_g.shape == (1024, 1)
     # weight-normed rows of norm 1 against an L2-normalised input: every output is a cosine
@@ -68,17 +68,28 @@ def test_same_parameters_as_torch_weight_norm():
     # checkpoint loads, and the forward equals torch's weight norm on the same tensors
     head = CTCHead(in_dim=16, out_dim=12, hidden_dim=32, bottleneck_dim=8)
     keys = {k: tuple(v.shape) for k, v in head.state_dict().items()}
-    assert keys == {'mlp.0.weight': (32, 16), 'mlp.0.bias': (32, ),
-                    'mlp.2.weight': (32, 32), 'mlp.2.bias': (32, ),
-                    'mlp.4.weight': (8, 32), 'mlp.4.bias': (8, ),
-                    'last_layer.weight_g': (12, 1), 'last_layer.weight_v': (12, 8)}
+    assert keys == {
+        'mlp.0.weight': (32, 16),
+        'mlp.0.bias': (32, ),
+        'mlp.2.weight': (32, 32),
+        'mlp.2.bias': (32, ),
+        'mlp.4.weight': (8, 32),
+        'mlp.4.bias': (8, ),
+        'last_layer.weight_g': (12, 1),
+        'last_layer.weight_v': (12, 8)
+    }
     if not hasattr(nn.utils, 'weight_norm'):
         pytest.skip('torch without nn.utils.weight_norm')
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore')          # the deprecated API's FutureWarning
+        warnings.simplefilter('ignore')  # the deprecated API's FutureWarning
         ref = nn.utils.weight_norm(nn.Linear(8, 12, bias=False))
-    assert {k: tuple(v.shape) for k, v in ref.state_dict().items()} == {
-        'weight_g': (12, 1), 'weight_v': (12, 8)}
+    assert {
+        k: tuple(v.shape)
+        for k, v in ref.state_dict().items()
+    } == {
+        'weight_g': (12, 1),
+        'weight_v': (12, 8)
+    }
     with torch.no_grad():
         ref.weight_g.uniform_(0.5, 2.)
     head.last_layer.load_state_dict(ref.state_dict())
@@ -99,6 +110,5 @@ def test_registered():
 
     from mmwsss.registry import MODELS
     init_default_scope('mmwsss')
-    head = MODELS.build(dict(type='CTCHead', in_dim=8, out_dim=6, hidden_dim=16,
-                             bottleneck_dim=4))
+    head = MODELS.build(dict(type='CTCHead', in_dim=8, out_dim=6, hidden_dim=16, bottleneck_dim=4))
     assert isinstance(head, CTCHead)

@@ -12,8 +12,7 @@ def _feats(requires_grad=False):
 
 
 def _head(**kwargs):
-    return IRNHead(in_channels=(8, 16, 32, 64), dp_mid=16, dp_channels=(8, 16, 16, 16),
-                   **kwargs)
+    return IRNHead(in_channels=(8, 16, 32, 64), dp_mid=16, dp_channels=(8, 16, 16, 16), **kwargs)
 
 
 def test_shapes_and_detach():
@@ -59,8 +58,8 @@ def test_mean_shift_in_eval():
     head.eval()
     _, dp_eval = head(feats)
     # GroupNorm has no running stats, so only the shift differs
-    assert torch.allclose(dp_train - dp_eval, torch.tensor([1., 2.]).view(1, 2, 1, 1)
-                          .expand_as(dp_eval), atol=1e-5)
+    assert torch.allclose(
+        dp_train - dp_eval, torch.tensor([1., 2.]).view(1, 2, 1, 1).expand_as(dp_eval), atol=1e-5)
 
 
 def test_errors():

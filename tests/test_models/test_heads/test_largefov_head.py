@@ -18,7 +18,7 @@ def test_output_size_on_a_non_multiple_input():
     # 3x3 convs with dilation 5 and padding 5: 13 + 2*5 - 5*(3-1) = 13, same for 17
     out = head([x])
     assert out.shape == (2, 21, 13, 17)
-    assert head(x).shape == (2, 21, 13, 17)          # a bare tensor works too
+    assert head(x).shape == (2, 21, 13, 17)  # a bare tensor works too
 
 
 def test_structure_matches_toco():
@@ -26,7 +26,7 @@ def test_structure_matches_toco():
     for conv, (cin, cout, k) in zip((head.conv6, head.conv7, head.conv_seg),
                                     ((768, 512, 3), (512, 512, 3), (512, 21, 1))):
         assert (conv.in_channels, conv.out_channels, conv.kernel_size) == (cin, cout, (k, k))
-        assert conv.bias is None                      # the official convs have no bias
+        assert conv.bias is None  # the official convs have no bias
     assert head.conv6.dilation == (5, 5) and head.conv6.padding == (5, 5)
     assert head.conv7.dilation == (5, 5) and head.conv7.padding == (5, 5)
     assert head.dropout is None
@@ -37,9 +37,9 @@ def test_dilated_taps_and_relu_by_hand():
     head = LargeFOVHead(in_channels=1, channels=1, num_classes=3)
     with torch.no_grad():
         head.conv6.weight.zero_()
-        head.conv6.weight[0, 0, 0, 0] = 1.      # top-left tap: offset (-5, -5) with dilation 5
+        head.conv6.weight[0, 0, 0, 0] = 1.  # top-left tap: offset (-5, -5) with dilation 5
         head.conv7.weight.zero_()
-        head.conv7.weight[0, 0, 1, 1] = 1.      # centre tap: identity
+        head.conv7.weight[0, 0, 1, 1] = 1.  # centre tap: identity
         head.conv_seg.weight.copy_(torch.tensor([1., -1., 2.]).view(3, 1, 1, 1))
     x = torch.zeros(1, 1, 13, 17)
     x[0, 0, 6, 7] = 3.
@@ -65,9 +65,16 @@ def test_default_init_is_pytorch_default():
 
 def test_kaiming_init_cfg():
     torch.manual_seed(0)
-    head = LargeFOVHead(in_channels=64, channels=256, num_classes=4,
-                        init_cfg=dict(type='Kaiming', mode='fan_out', nonlinearity='relu',
-                                      distribution='normal', layer='Conv2d'))
+    head = LargeFOVHead(
+        in_channels=64,
+        channels=256,
+        num_classes=4,
+        init_cfg=dict(
+            type='Kaiming',
+            mode='fan_out',
+            nonlinearity='relu',
+            distribution='normal',
+            layer='Conv2d'))
     head.init_weights()
     # kaiming normal, fan_out = 256 * 9: std = sqrt(2 / 2304) = .02946
     assert head.conv6.weight.std().item() == pytest.approx(math.sqrt(2 / 2304), rel=0.03)
@@ -75,8 +82,13 @@ def test_kaiming_init_cfg():
 
 def test_mmseg_loss_and_predict():
     init_default_scope('mmwsss')
-    head = MODELS.build(dict(type='LargeFOVHead', in_channels=8, channels=16, num_classes=3,
-                             loss_decode=dict(type='mmseg.CrossEntropyLoss', loss_weight=1.0)))
+    head = MODELS.build(
+        dict(
+            type='LargeFOVHead',
+            in_channels=8,
+            channels=16,
+            num_classes=3,
+            loss_decode=dict(type='mmseg.CrossEntropyLoss', loss_weight=1.0)))
     feats = [torch.randn(2, 8, 4, 5)]
     samples = []
     for _ in range(2):
@@ -88,7 +100,7 @@ def test_mmseg_loss_and_predict():
     assert set(losses) >= {'loss_ce', 'acc_seg'}
     assert torch.isfinite(losses['loss_ce'])
     pred = head.predict(feats, [s.metainfo for s in samples], test_cfg=dict())
-    assert pred.shape == (2, 3, 16, 20)              # resized to img_shape
+    assert pred.shape == (2, 3, 16, 20)  # resized to img_shape
 
 
 def test_checks():

@@ -4,12 +4,12 @@ import math
 import pytest
 import torch
 
-from mmwsss.models.utils.affinity_labels import (combine_ir_labels, combine_psa_labels,
-                                                        crop_pairs, nearest_downsample_label,
-                                                        pair_labels, psa_downsample_label)
 from mmwsss.models.losses.affinity_loss import (AffinityDisplacementLoss, AffinityLoss,
                                                 psa_affinity_loss)
 from mmwsss.models.refiners.random_walk import pair_offsets
+from mmwsss.models.utils.affinity_labels import (combine_ir_labels, combine_psa_labels, crop_pairs,
+                                                 nearest_downsample_label, pair_labels,
+                                                 psa_downsample_label)
 
 EPS = 1e-5
 
@@ -29,9 +29,8 @@ def test_psa_loss_two_pairs_by_hand():
     bg = torch.tensor([[[1.], [0.]]])
     fg = torch.zeros_like(bg)
     neg = torch.tensor([[[0.], [1.]]])
-    expected = (0.25 * -math.log(0.9 + EPS) / (1 + EPS)
-                + 0.25 * 0.0
-                + 0.5 * -math.log(1 + EPS - 0.2) / (1 + EPS))
+    expected = (0.25 * -math.log(0.9 + EPS) / (1 + EPS) + 0.25 * 0.0 +
+                0.5 * -math.log(1 + EPS - 0.2) / (1 + EPS))
     # -log(.90001) = .10534, -log(.80001) = .22313
     assert expected == pytest.approx(0.25 * 0.10534 + 0.5 * 0.22313, abs=1e-5)
     loss = AffinityLoss()(aff, bg, fg, neg)
@@ -46,7 +45,7 @@ def test_psa_loss_gradients_pull_the_right_way():
     AffinityLoss()(aff, bg, fg, neg).backward()
     g = aff.grad.flatten()
     assert g[0] < 0 and g[1] < 0  # positives: raise the affinity
-    assert g[2] > 0               # negative: lower it
+    assert g[2] > 0  # negative: lower it
     # fg term: 1/4 * d(-log(a + eps))/da = -1/4 / (0.6 + eps)
     assert g[1].item() == pytest.approx(-0.25 / (0.6 + EPS) / (1 + EPS), rel=1e-5)
 
@@ -80,24 +79,20 @@ def test_loss_with_no_pairs_is_finite():
 
 def test_pair_labels_radius2_by_hand():
     # sources: rows < 2, cols 1..2 -> (0,1)=0, (0,2)=1, (1,1)=0, (1,2)=1
-    label = torch.tensor([[[0, 0, 1, 1],
-                           [0, 0, 1, 1],
-                           [255, 2, 2, 1]]])
+    label = torch.tensor([[[0, 0, 1, 1], [0, 0, 1, 1], [255, 2, 2, 1]]])
     bg, fg, neg = pair_labels(label, pair_offsets(2), radius=2)
     assert bg.shape == (1, 4, 2, 2)
     # offsets (0,1), (1,-1), (1,0), (1,1); entries [src (0,1), (0,2)], [(1,1), (1,2)]
-    assert bg[0].tolist() == [[[0, 0], [0, 0]],    # (0,1): 0-1, 1-1 / 0-1, 1-1
-                              [[1, 0], [0, 0]],    # (1,-1): 0-0, 1-0 / 0-255, 1-2
-                              [[1, 0], [0, 0]],    # (1,0): 0-0, 1-1 / 0-2, 1-2
-                              [[0, 0], [0, 0]]]    # (1,1): 0-1, 1-1 / 0-2, 1-1
-    assert fg[0].tolist() == [[[0, 1], [0, 1]],
-                              [[0, 0], [0, 0]],
-                              [[0, 1], [0, 0]],
-                              [[0, 1], [0, 1]]]
-    assert neg[0].tolist() == [[[1, 0], [1, 0]],
-                               [[0, 1], [0, 1]],
-                               [[0, 0], [1, 1]],
-                               [[1, 0], [1, 0]]]
+    assert bg[0].tolist() == [
+        [[0, 0], [0, 0]],  # (0,1): 0-1, 1-1 / 0-1, 1-1
+        [[1, 0], [0, 0]],  # (1,-1): 0-0, 1-0 / 0-255, 1-2
+        [[1, 0], [0, 0]],  # (1,0): 0-0, 1-1 / 0-2, 1-2
+        [[0, 0], [0, 0]]
+    ]  # (1,1): 0-1, 1-1 / 0-2, 1-1
+    assert fg[0].tolist() == [[[0, 1], [0, 1]], [[0, 0], [0, 0]], [[0, 1], [0, 0]], [[0, 1], [0,
+                                                                                              1]]]
+    assert neg[0].tolist() == [[[1, 0], [1, 0]], [[0, 1], [0, 1]], [[0, 0], [1, 1]], [[1, 0],
+                                                                                      [1, 0]]]
     # every valid pair is exactly one of the three kinds
     assert ((bg + fg + neg) <= 1).all()
     # crop_pairs keeps the same sources
@@ -117,8 +112,7 @@ def test_combine_labels_by_hand():
 
 def test_psa_downsample_label_by_hand():
     # four 2 x 2 blocks
-    label = torch.tensor([[[1, 1, 0, 0, 254, 254, 2, 2],
-                           [0, 255, 0, 255, 254, 254, 2, 254]]])
+    label = torch.tensor([[[1, 1, 0, 0, 254, 254, 2, 2], [0, 255, 0, 255, 254, 254, 2, 254]]])
     out = psa_downsample_label(label, num_classes=2, factor=2)
     # block 1: la bg 2 (0, 255) vs c1 2 -> tie -> bg -> 255; ha c1 2 > bg 1 -> stays 255
     # block 2: la bg 4 -> 255; ha bg 3 -> 0

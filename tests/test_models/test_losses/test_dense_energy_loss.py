@@ -19,10 +19,8 @@ SIGMA_POW2 = 1 / math.sqrt(2 * math.log(2))
 def _hand_case():
     """3 x 3, K = 2, B = 1. S0 (class 0) below, S1 = 1 - S0; pixel (2, 2) is outside
     the ROI, pixel (1, 1) is ignored (label 255); constant image."""
-    s0 = torch.tensor([[1., 1., .5],
-                       [1., .5, 0.],
-                       [.5, 0., 0.]])
-    probs = torch.stack([s0, 1 - s0]).unsqueeze(0)                          # (1, 2, 3, 3)
+    s0 = torch.tensor([[1., 1., .5], [1., .5, 0.], [.5, 0., 0.]])
+    probs = torch.stack([s0, 1 - s0]).unsqueeze(0)  # (1, 2, 3, 3)
     rois = torch.ones(1, 3, 3)
     rois[0, 2, 2] = 0
     label = torch.zeros(1, 1, 3, 3)
@@ -45,8 +43,15 @@ def test_energy_and_gradient_by_hand():
     #   (2,0): the transpose of (0,2) (S and the ROI are symmetric): same values
     # E = -[1 (.5*2 + .5*1.75) + 2 * .5 (.5*1.220703125 + .5*1.158203125)] / 1
     #   = -(1.875 + 1.189453125) = -3.064453125
-    energy = dense_energy_loss(images, probs, rois, label, sigma_rgb=15., sigma_xy=SIGMA_POW2,
-                               scale_factor=1., filter='dense')
+    energy = dense_energy_loss(
+        images,
+        probs,
+        rois,
+        label,
+        sigma_rgb=15.,
+        sigma_xy=SIGMA_POW2,
+        scale_factor=1.,
+        filter='dense')
     assert energy.dim() == 0
     assert energy.item() == pytest.approx(-3.064453125, abs=1e-5)
     # dE/dS = -2 AS / B * ROI: nonzero only where Gate > 0
@@ -69,13 +74,13 @@ def test_colour_edge_cuts_the_kernel():
     right = bilateral_filter(images[..., 1:], probs[..., 1:], 1., SIGMA_POW2, 'dense')
     torch.testing.assert_close(out, torch.cat([left, right], -1))
     # column 0, class 0 = (1, 1, .5) with the 1-D kernel (1, 1/2, 1/16)
-    torch.testing.assert_close(left[0, 0, :, 0], torch.tensor([1 + .5 + .5 / 16,
-                                                               .5 + 1 + .25,
-                                                               1 / 16 + .5 + .5],
-                                                              dtype=torch.float64))
+    torch.testing.assert_close(
+        left[0, 0, :, 0],
+        torch.tensor([1 + .5 + .5 / 16, .5 + 1 + .25, 1 / 16 + .5 + .5], dtype=torch.float64))
 
 
 # ------------------------------------------------------------------- gate rules
+
 
 def test_gate_rules():
     # pixels: labelled in ROI; ignored in ROI; labelled outside ROI; ignored outside ROI
@@ -94,7 +99,7 @@ def test_outside_roi_pixels_contribute_nothing():
     rois = torch.zeros(1, 6, 7)
     rois[:, 1:5, 2:6] = 1
     label = torch.randint(0, 3, (1, 1, 6, 7)).float()
-    label[0, 0, ::2] = 255                                    # ignore some, also outside ROI
+    label[0, 0, ::2] = 255  # ignore some, also outside ROI
     other = probs.clone()
     other[:, :, rois[0] == 0] = torch.softmax(torch.randn(3, int((rois == 0).sum())), 0)
     kw = dict(sigma_rgb=15., sigma_xy=3., scale_factor=1., filter='dense')
@@ -109,13 +114,14 @@ def test_outside_roi_pixels_contribute_nothing():
 
 # ------------------------------------------------------------------- gradients
 
+
 def _explicit_energy(images, probs, rois, gate, sigma_rgb, sigma_xy):
     """-sum(S' * gate * W S') / B with W built from the definition (autograd-able)."""
     B, K = probs.shape[:2]
-    f = bilateral_features(images.double(), sigma_rgb, sigma_xy)            # (B, N, 5)
-    W = torch.exp(-0.5 * ((f[:, :, None] - f[:, None]) ** 2).sum(-1))      # (B, N, N)
-    s = (probs * rois.unsqueeze(1)).flatten(2)                               # (B, K, N)
-    ws = s @ W.transpose(1, 2)                                               # (B, K, N)
+    f = bilateral_features(images.double(), sigma_rgb, sigma_xy)  # (B, N, 5)
+    W = torch.exp(-0.5 * ((f[:, :, None] - f[:, None])**2).sum(-1))  # (B, N, N)
+    s = (probs * rois.unsqueeze(1)).flatten(2)  # (B, K, N)
+    ws = s @ W.transpose(1, 2)  # (B, K, N)
     return -(s * gate.flatten(1).unsqueeze(1) * ws).sum() / B, W, s
 
 
@@ -179,6 +185,7 @@ def test_gradient_reaches_the_logits_through_the_resize():
 
 # ------------------------------------------------------------------ downscaling
 
+
 def _bilinear_ref(x: np.ndarray, out_hw, scale_hw) -> np.ndarray:
     """align_corners=False bilinear with explicit source scales (PyTorch's rule:
     src = (dst + .5) * scale - .5, clamped at 0)."""
@@ -192,8 +199,8 @@ def _bilinear_ref(x: np.ndarray, out_hw, scale_hw) -> np.ndarray:
             sx = max((ox + .5) * scale_hw[1] - .5, 0.)
             x0 = int(sx)
             x1, lx = min(x0 + 1, W - 1), sx - x0
-            out[..., oy, ox] = ((1 - ly) * ((1 - lx) * x[..., y0, x0] + lx * x[..., y0, x1])
-                                + ly * ((1 - lx) * x[..., y1, x0] + lx * x[..., y1, x1]))
+            out[..., oy, ox] = ((1 - ly) * ((1 - lx) * x[..., y0, x0] + lx * x[..., y0, x1]) + ly *
+                                ((1 - lx) * x[..., y1, x0] + lx * x[..., y1, x1]))
     return out
 
 
@@ -215,18 +222,23 @@ def test_downscaling_rules_on_odd_size():
     np.testing.assert_array_equal(s_img.numpy(), images.numpy()[:, :, iy][:, :, :, ix])
     np.testing.assert_array_equal(s_rois.numpy(), rois.numpy()[:, iy][:, :, ix])
     np.testing.assert_array_equal(unlabel.numpy(), label.numpy()[:, 0, iy][:, :, ix] == 255)
-    np.testing.assert_allclose(s_probs.numpy(), _bilinear_ref(probs.numpy(), (22, 30), (sy, sx)),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        s_probs.numpy(), _bilinear_ref(probs.numpy(), (22, 30), (sy, sx)), rtol=1e-5, atol=1e-5)
     # rloss's original (no recompute): scale exactly 2 -> bilinear = 2 x 2 average
-    _, p2, _, _ = downscale_energy_inputs(images, probs, rois, label, 0.5,
-                                          recompute_scale_factor=False)
+    _, p2, _, _ = downscale_energy_inputs(
+        images, probs, rois, label, 0.5, recompute_scale_factor=False)
     torch.testing.assert_close(p2, F.avg_pool2d(probs[..., :44, :60], 2))
-    assert (p2 - s_probs).abs().max() > 1e-2                 # the two conventions differ
+    assert (p2 - s_probs).abs().max() > 1e-2  # the two conventions differ
     # ToCo's 448 crop: in / out = 2 exactly, both conventions agree
     big = torch.rand(1, 2, 448, 448)
     a = downscale_energy_inputs(big[:, :1].expand(1, 3, -1, -1), big, big[:, 0], big[:, :1], .5)
-    b = downscale_energy_inputs(big[:, :1].expand(1, 3, -1, -1), big, big[:, 0], big[:, :1], .5,
-                                recompute_scale_factor=False)
+    b = downscale_energy_inputs(
+        big[:, :1].expand(1, 3, -1, -1),
+        big,
+        big[:, 0],
+        big[:, :1],
+        .5,
+        recompute_scale_factor=False)
     for x, y in zip(a, b):
         assert torch.equal(x, y)
 
@@ -245,12 +257,16 @@ def test_sigma_xy_is_scaled_with_the_image():
 
 # ---------------------------------------------------- lattice vs exact, module
 
+
 def test_permutohedral_energy_against_dense():
     """Measured on 3 smooth random 64 x 80 images (ToCo's sigmas at 0.5 scale): the
     lattice energy is 0.50-0.60 x the exact one (see docs/en/dense_energy_loss.md)."""
     g = torch.Generator().manual_seed(6)
-    field = F.interpolate(torch.randn(3, 3, 4, 5, generator=g) * 3, size=(64, 80),
-                          mode='bilinear', align_corners=False)
+    field = F.interpolate(
+        torch.randn(3, 3, 4, 5, generator=g) * 3,
+        size=(64, 80),
+        mode='bilinear',
+        align_corners=False)
     colours = torch.rand(3, 3, generator=g) * 255
     images = torch.einsum('bkhw,kc->bchw', torch.softmax(field * 4, 1), colours)
     probs = torch.softmax(field + torch.randn(3, 3, 64, 80, generator=g) * .2, 1)
@@ -267,8 +283,8 @@ def test_matches_the_official_extension_if_installed():
     images = torch.rand(2, 3, 30, 37) * 255
     segs = torch.softmax(torch.randn(2, 4, 30, 37), 1)
     out = np.zeros(segs.numel(), dtype=np.float32)
-    bf.bilateralfilter_batch(images.numpy().flatten(), segs.numpy().flatten(), out,
-                             2, 4, 30, 37, 15., 50.)
+    bf.bilateralfilter_batch(images.numpy().flatten(),
+                             segs.numpy().flatten(), out, 2, 4, 30, 37, 15., 50.)
     # 30 * 37 is not a multiple of 4: exercises the SSE padding too
     ours = bilateral_filter(images, segs, 15., 50., 'permutohedral')
     np.testing.assert_allclose(ours.numpy().ravel(), out, rtol=1e-5, atol=1e-6)
@@ -284,11 +300,12 @@ def test_module_and_registry():
     images = torch.rand(2, 3, 24, 28) * 255
     probs = torch.softmax(torch.randn(2, 5, 24, 28), 1)
     rois, label = torch.ones(2, 24, 28), torch.zeros(2, 1, 24, 28)
-    torch.testing.assert_close(loss(images, probs, rois, label),
-                               1e-7 * dense_energy_loss(images, probs, rois, label))
+    torch.testing.assert_close(
+        loss(images, probs, rois, label), 1e-7 * dense_energy_loss(images, probs, rois, label))
     dense = DenseEnergyLoss(weight=2., filter='dense', loss_name='loss_crf')
-    torch.testing.assert_close(dense(images, probs, rois, label),
-                               2 * dense_energy_loss(images, probs, rois, label, filter='dense'))
+    torch.testing.assert_close(
+        dense(images, probs, rois, label),
+        2 * dense_energy_loss(images, probs, rois, label, filter='dense'))
     assert dense.loss_name == 'loss_crf'
     with pytest.raises(ValueError, match='filter'):
         DenseEnergyLoss(filter='crf')
@@ -302,8 +319,8 @@ def test_energy_loss_inputs():
     img = (rgb - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
     logits = torch.randn(2, 4, 6, 8)
     label = torch.randint(0, 4, (2, 6, 8))
-    images, probs, rois, seg_label = energy_loss_inputs(img, logits, label,
-                                                        img_box=[(1, 5, 2, 8), (0, 6, 0, 8)])
+    images, probs, rois, seg_label = energy_loss_inputs(
+        img, logits, label, img_box=[(1, 5, 2, 8), (0, 6, 0, 8)])
     torch.testing.assert_close(images, rgb, rtol=1e-5, atol=1e-3)
     torch.testing.assert_close(probs, torch.softmax(logits, 1))
     assert rois[0].sum() == 4 * 6 and rois[0, 1:5, 2:8].all() and rois[1].all()

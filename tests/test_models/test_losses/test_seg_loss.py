@@ -47,8 +47,9 @@ def test_matches_toco_form_when_both_groups_present():
     bg[label != 0] = 255
     fg = label.clone()
     fg[label == 0] = 255
-    toco = 0.5 * (F.cross_entropy(logits, bg, ignore_index=255)
-                  + F.cross_entropy(logits, fg, ignore_index=255))
+    toco = 0.5 * (
+        F.cross_entropy(logits, bg, ignore_index=255) +
+        F.cross_entropy(logits, fg, ignore_index=255))
     assert bg_fg_seg_loss(logits, label).item() == pytest.approx(toco.item(), abs=1e-6)
 
 
@@ -63,14 +64,16 @@ def test_empty_fg_group():
     # DuPL/MoRe: .5 * 2 ln 2 / (2 + 1e-6) + .5 * 0 / 1e-6, in either mode
     dupl = 0.5 * 2 * L2 / (2 + 1e-6)
     assert bg_fg_seg_loss(logits, label, eps=1e-6).item() == pytest.approx(dupl, abs=1e-6)
-    assert bg_fg_seg_loss(logits, label, eps=1e-6, empty='nan').item() == pytest.approx(
-        dupl, abs=1e-6)
+    assert bg_fg_seg_loss(
+        logits, label, eps=1e-6, empty='nan').item() == pytest.approx(
+            dupl, abs=1e-6)
     # ToCo quirk: the fg mean is 0 / 0
     assert math.isnan(bg_fg_seg_loss(logits, label, empty='nan').item())
     bg = label.clone()
     fg = torch.full_like(label, 255)
-    toco = 0.5 * (F.cross_entropy(logits, bg, ignore_index=255)
-                  + F.cross_entropy(logits, fg, ignore_index=255))
+    toco = 0.5 * (
+        F.cross_entropy(logits, bg, ignore_index=255) +
+        F.cross_entropy(logits, fg, ignore_index=255))
     assert math.isnan(toco.item())
 
 
@@ -90,5 +93,5 @@ def test_checks():
     with pytest.raises(ValueError):
         bg_fg_seg_loss(torch.zeros(1, 3, 2, 2), torch.zeros(1, 3, 3, dtype=torch.long))
     with pytest.raises(ValueError):
-        bg_fg_seg_loss(torch.zeros(1, 3, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long),
-                       empty='skip')
+        bg_fg_seg_loss(
+            torch.zeros(1, 3, 2, 2), torch.zeros(1, 2, 2, dtype=torch.long), empty='skip')

@@ -15,7 +15,7 @@ def _tokens_2x2():
     t0 = (1, 0), t1 = (2, 0), t2 = (0, 1), t3 = (-0.6, 0.8)   (|t3| = 1)
     cos: t0.t1 = 1, t0.t2 = 0, t1.t2 = 0, t0.t3 = t1.t3 = -0.6, t2.t3 = 0.8
     """
-    t = torch.tensor([[1., 0.], [2., 0.], [0., 1.], [-0.6, 0.8]])   # (N, D)
+    t = torch.tensor([[1., 0.], [2., 0.], [0., 1.], [-0.6, 0.8]])  # (N, D)
     return t.t().reshape(1, 2, 2, 2)
 
 
@@ -23,9 +23,7 @@ def test_aff_mask_by_hand():
     label = torch.tensor([[[1, 1], [0, 255]]])
     m = label_to_aff_mask(label)
     # tokens 0, 1 share label 1; token 2 differs; token 3 is ignored; the diagonal is 255
-    expected = torch.tensor([[255, 1, 0, 255],
-                             [1, 255, 0, 255],
-                             [0, 0, 255, 255],
+    expected = torch.tensor([[255, 1, 0, 255], [1, 255, 0, 255], [0, 0, 255, 255],
                              [255, 255, 255, 255]])
     assert m.shape == (1, 4, 4) and m.dtype == torch.long
     assert torch.equal(m[0], expected)
@@ -33,7 +31,7 @@ def test_aff_mask_by_hand():
 
 
 def test_aff_mask_custom_ignore_and_batch():
-    label = torch.tensor([[[2, 7]], [[7, 7]]])          # (2, 1, 2), ignore = 7
+    label = torch.tensor([[[2, 7]], [[7, 7]]])  # (2, 1, 2), ignore = 7
     m = label_to_aff_mask(label, ignore_index=7)
     assert torch.equal(m[0], torch.tensor([[7, 7], [7, 7]]))
     assert torch.equal(m[1], torch.tensor([[7, 7], [7, 7]]))
@@ -91,7 +89,7 @@ def ctc_loss_neg_loop(student, teacher, flags, temp=0.5):
     b, n_crops = flags.shape
     total = 0.
     for i in range(b):
-        s = [student[k * b + i] for k in range(n_crops)]       # crop-major rows
+        s = [student[k * b + i] for k in range(n_crops)]  # crop-major rows
         t = [teacher[g * b + i] for g in range(2)]
         pos_idx = [k for k in range(n_crops) if flags[i, k] != 0]
         neg_idx = [k for k in range(n_crops) if flags[i, k] == 0]
@@ -101,13 +99,13 @@ def ctc_loss_neg_loop(student, teacher, flags, temp=0.5):
             neg = sum((logit[k] for k in neg_idx), torch.zeros((), dtype=student.dtype))
             for k in pos_idx:
                 img_loss = img_loss - torch.log(logit[k] / (logit[k] + neg + 1e-4))
-            img_loss = img_loss - torch.log(1 / (1 + neg + 1e-4))   # the for-else term
+            img_loss = img_loss - torch.log(1 / (1 + neg + 1e-4))  # the for-else term
         total = total + img_loss / 2 / (len(pos_idx) + 1e-4)
     return total / b
 
 
-C2 = math.log(2) / 2   # exp(C2 / .5) = 2
-C3 = math.log(3) / 2   # exp(C3 / .5) = 3
+C2 = math.log(2) / 2  # exp(C2 / .5) = 2
+C3 = math.log(3) / 2  # exp(C3 / .5) = 3
 
 
 def _hand_case():
@@ -130,8 +128,8 @@ def test_ctc_by_hand_with_a_negative_crop():
     # t0: log(3.0001 / 2) + log(2.0001 / 1) + log(4.0001 / 3) + for-else log(2.0001)
     # t1: log(2.0001 / 1) + log(3.0001 / 2) + log(4.0001 / 3) + log(2.0001)   (same terms)
     # without the 1e-4: 2 * log(1.5 * 2 * 4/3 * 2) / (2 * 3) = 2 * log 8 / 6 = log 2
-    per_teacher = (math.log(3.0001 / 2) + math.log(2.0001) + math.log(4.0001 / 3)
-                   + math.log(2.0001))
+    per_teacher = (
+        math.log(3.0001 / 2) + math.log(2.0001) + math.log(4.0001 / 3) + math.log(2.0001))
     expected = 2 * per_teacher / (2 * (3 + 1e-4))
     assert expected == pytest.approx(math.log(2), abs=1e-4)
     assert ctc_loss_neg(student, teacher, flags).item() == pytest.approx(expected, abs=1e-6)
@@ -149,9 +147,9 @@ def test_ctc_all_positive_only_eps_terms_remain():
     flags = torch.ones(1, 4, dtype=torch.long)
     # neg = 0: each positive gives log(1 + 1e-4 / l), the for-else gives log(1 + 1e-4)
     # t0: l = 2, 1, 1, 3   t1: l = 1, 2, 1, 3  -> same multiset
-    pos = sum(math.log(1 + 1e-4 / lv) for lv in (2, 1, 1, 3))      # ~ 2.8333e-4
-    fe = math.log(1 + 1e-4)                                        # ~ 1e-4
-    expected = 2 * (pos + fe) / (2 * (4 + 1e-4))                   # ~ 9.583e-5
+    pos = sum(math.log(1 + 1e-4 / lv) for lv in (2, 1, 1, 3))  # ~ 2.8333e-4
+    fe = math.log(1 + 1e-4)  # ~ 1e-4
+    expected = 2 * (pos + fe) / (2 * (4 + 1e-4))  # ~ 9.583e-5
     assert expected == pytest.approx(9.583e-5, rel=1e-3)
     out = ctc_loss_neg(student, teacher, flags)
     assert out.item() == pytest.approx(expected, rel=1e-6)
@@ -200,8 +198,8 @@ def test_ctc_batched_matches_loop_on_random_inputs(seed):
     teacher = torch.nn.functional.normalize(torch.randn(2 * b, 16, generator=g), dim=1)
     flags = (torch.rand(b, 10, generator=g) > 0.5).long()
     flags[:, :2] = 1
-    flags[1, 2:] = 1           # an image without negatives
-    flags[2, 2:] = 0           # an image with only negative local crops
+    flags[1, 2:] = 1  # an image without negatives
+    flags[2, 2:] = 0  # an image with only negative local crops
     s1 = student.clone().requires_grad_(True)
     s2 = student.clone().requires_grad_(True)
     out = ctc_loss_neg(s1, teacher, flags)
@@ -214,7 +212,7 @@ def test_ctc_batched_matches_loop_on_random_inputs(seed):
 
 def test_ctc_large_logits_stay_finite():
     # t . s / temp = 100 / .5 = 200: exp overflows float32, the log-space form does not
-    student = torch.tensor([[10., 0.], [10., 0.], [10., 0.]])      # 3 crops, B = 1
+    student = torch.tensor([[10., 0.], [10., 0.], [10., 0.]])  # 3 crops, B = 1
     teacher = torch.tensor([[10., 0.], [10., 0.]])
     flags = torch.tensor([[1, 1, 0]])
     out = ctc_loss_neg(student, teacher, flags)

@@ -20,8 +20,11 @@ def _two_region_state():
     feats[..., 4:] = 10.
     cams = torch.zeros(1, 2, 64, 64)
     cams[0, 0, :, :24] = 1.
-    return dict(img=torch.zeros(1, 3, 64, 64, dtype=torch.uint8), cams=cams,
-                img_labels=torch.tensor([[1., 0.]]), aff_feats=feats)
+    return dict(
+        img=torch.zeros(1, 3, 64, 64, dtype=torch.uint8),
+        cams=cams,
+        img_labels=torch.tensor([[1., 0.]]),
+        aff_feats=feats)
 
 
 @pytest.mark.parametrize('mode', ['local', 'dense'])
@@ -73,10 +76,11 @@ def test_bad_inputs_raise():
 
 
 def _tiny_affinity_net():
-    cfg = dict(type='AffinityNet', num_classes=2,
-               backbone=tiny_backbone_cfg(out_indices=(1, 2, 3)),
-               aff_head=dict(type='AffinityHead', in_channels=TINY_CHANNELS[1:],
-                             channels=(4, 4, 8)))
+    cfg = dict(
+        type='AffinityNet',
+        num_classes=2,
+        backbone=tiny_backbone_cfg(out_indices=(1, 2, 3)),
+        aff_head=dict(type='AffinityHead', in_channels=TINY_CHANNELS[1:], channels=(4, 4, 8)))
     torch.manual_seed(0)
     net = MODELS.build(cfg)
     net.init_weights()
@@ -91,8 +95,9 @@ def test_with_a_model_local_equals_dense():
     state = dict(img=img, cams=cams, img_labels=torch.tensor([[1., 1.]]))
     for border in (True, False):
         out_local = AffinityRandomWalk(model=net, logt=6, psa_border_pairs=border)(dict(state))
-        out_dense = AffinityRandomWalk(model=net, logt=6, mode='dense',
-                                       psa_border_pairs=border)(dict(state))
+        out_dense = AffinityRandomWalk(
+            model=net, logt=6, mode='dense', psa_border_pairs=border)(
+                dict(state))
         assert out_local['label'].shape == (1, 60, 76)
         assert torch.allclose(out_local['scores'], out_dense['scores'], atol=1e-4)
         assert torch.equal(out_local['label'], out_dense['label'])
@@ -107,11 +112,17 @@ def _random_walk_state(seed=0, size=(75, 101), classes=(1., 1., 0.)):
     g = torch.Generator().manual_seed(seed)
     h, w = size
     feats = torch.randn(1, 4, -(-h // 8), -(-w // 8), generator=g)
-    cams = F.interpolate(torch.rand(1, len(classes), 4, 5, generator=g), size=size,
-                         mode='bilinear', align_corners=False)
+    cams = F.interpolate(
+        torch.rand(1, len(classes), 4, 5, generator=g),
+        size=size,
+        mode='bilinear',
+        align_corners=False)
     labels = torch.tensor([classes])
-    return dict(img=torch.zeros(1, 3, h, w, dtype=torch.uint8), cams=cams,
-                img_labels=labels, aff_feats=feats)
+    return dict(
+        img=torch.zeros(1, 3, h, w, dtype=torch.uint8),
+        cams=cams,
+        img_labels=labels,
+        aff_feats=feats)
 
 
 def test_default_is_psa_infer_aff():
@@ -124,8 +135,8 @@ def test_default_is_psa_infer_aff():
     for mode in ('local', 'dense'):
         out = AffinityRandomWalk(logt=5, mode=mode)(dict(state))
         scores = out['scores'][0]
-        assert torch.allclose(scores[torch.cat([torch.tensor([0]), present + 1])], ref,
-                              atol=1e-5, rtol=1e-4)
+        assert torch.allclose(
+            scores[torch.cat([torch.tensor([0]), present + 1])], ref, atol=1e-5, rtol=1e-4)
         assert torch.all(scores[3] == 0)  # absent class
         full = torch.zeros(4, *ref.shape[1:])
         full[[0, *(present + 1).tolist()]] = ref
@@ -144,8 +155,10 @@ def test_psa_label_by_hand_without_crf():
     # v=.01: la bg .96, ha bg .99^32 = .725 > .01      -> 0
     cams = torch.tensor([0.5, 0.3, 0.2, 0.1, 0.01]).view(1, 1, 1, 5)
     cams = torch.cat([cams, torch.zeros_like(cams)], 1)
-    state = dict(img=torch.zeros(1, 3, 1, 5, dtype=torch.uint8), cams=cams,
-                 img_labels=torch.tensor([[1., 0.]]))
+    state = dict(
+        img=torch.zeros(1, 3, 1, 5, dtype=torch.uint8),
+        cams=cams,
+        img_labels=torch.tensor([[1., 0.]]))
     out = PSAAffinityLabel(crf=None)(state)
     assert out['label'].tolist() == [[[1, 1, 255, 255, 0]]]
     assert out['scores'] is None
@@ -166,13 +179,13 @@ class _RecordingCRF(torch.nn.Module):
 def test_psa_label_calls_the_crf_with_both_powers():
     crf = _RecordingCRF()
     cams = torch.tensor([0.5, 0.2]).view(1, 1, 1, 2)
-    state = dict(img=torch.zeros(1, 3, 1, 2, dtype=torch.uint8), cams=cams,
-                 img_labels=torch.tensor([[1.]]))
+    state = dict(
+        img=torch.zeros(1, 3, 1, 2, dtype=torch.uint8), cams=cams, img_labels=torch.tensor([[1.]]))
     PSAAffinityLabel(crf=crf, alpha_la=4, alpha_ha=24)(state)
     assert len(crf.calls) == 2
     la, ha = crf.calls
-    assert la[0, :, 0, 1].tolist() == pytest.approx([0.8 ** 4, 0.2])
-    assert ha[0, :, 0, 1].tolist() == pytest.approx([0.8 ** 24, 0.2])
+    assert la[0, :, 0, 1].tolist() == pytest.approx([0.8**4, 0.2])
+    assert ha[0, :, 0, 1].tolist() == pytest.approx([0.8**24, 0.2])
     with pytest.raises(ValueError):
         PSAAffinityLabel(crf=None, alpha_la=32, alpha_ha=4)
 
@@ -195,21 +208,21 @@ def test_psa_label_with_the_dense_crf():
     out = PSAAffinityLabel()(dict(img=img, cams=cams, img_labels=torch.tensor([[1.]])))
     label = out['label'][0]
     assert set(label.unique().tolist()) <= {0, 1, 255}
-    assert (label[12:28, 12:22] == 1).all()     # strong CAM: confident fg
-    assert (label[:5, :5] == 0).all()           # far background: confident bg (ha)
+    assert (label[12:28, 12:22] == 1).all()  # strong CAM: confident fg
+    assert (label[:5, :5] == 0).all()  # far background: confident bg (ha)
 
 
 def test_model_from_config_and_checkpoint(tmp_path):
     net = _tiny_affinity_net()
     ckpt = tmp_path / 'aff.pth'
     torch.save({'state_dict': net.state_dict()}, ckpt)
-    model_cfg = dict(type='AffinityNet', num_classes=2,
-                     backbone=tiny_backbone_cfg(out_indices=(1, 2, 3)),
-                     aff_head=dict(type='AffinityHead', in_channels=list(TINY_CHANNELS[1:]),
-                                   channels=[4, 4, 8]),
-                     data_preprocessor=dict(type='mmseg.SegDataPreProcessor',
-                                            mean=[1., 2., 3.], std=[4., 5., 6.],
-                                            bgr_to_rgb=True))
+    model_cfg = dict(
+        type='AffinityNet',
+        num_classes=2,
+        backbone=tiny_backbone_cfg(out_indices=(1, 2, 3)),
+        aff_head=dict(type='AffinityHead', in_channels=list(TINY_CHANNELS[1:]), channels=[4, 4, 8]),
+        data_preprocessor=dict(
+            type='mmseg.SegDataPreProcessor', mean=[1., 2., 3.], std=[4., 5., 6.], bgr_to_rgb=True))
     cfg_file = tmp_path / 'aff_cfg.py'
     cfg_file.write_text(f'model = {model_cfg!r}\n')
     rw = AffinityRandomWalk(model=dict(config=str(cfg_file), checkpoint=str(ckpt)))

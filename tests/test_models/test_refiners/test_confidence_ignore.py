@@ -15,8 +15,7 @@ def test_confidence_ignore():
     assert torch.equal(out['label'], torch.tensor([[[0, 0]]]))
     # absent classes never win, even with the highest score
     scores2 = torch.tensor([[[[0.30]], [[0.01]], [[0.69]]]])
-    state2 = dict(cams=torch.zeros(1, 2, 1, 1), scores=scores2,
-                  img_labels=torch.tensor([[1., 0.]]))
+    state2 = dict(cams=torch.zeros(1, 2, 1, 1), scores=scores2, img_labels=torch.tensor([[1., 0.]]))
     assert torch.equal(ConfidenceIgnore(thr=0.2)(state2)['label'], torch.tensor([[[0]]]))
     with pytest.raises(KeyError, match='scores'):
         ConfidenceIgnore()(dict(cams=cams, img_labels=torch.tensor([[1., 1.]])))

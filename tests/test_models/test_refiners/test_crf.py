@@ -35,10 +35,10 @@ def test_unary_hand_numbers():
     np.testing.assert_allclose(u[:, 0], [math.log(2), math.log(2)], rtol=1e-6)
     np.testing.assert_allclose(u[:, 1], [-math.log(1e-5), 0.0], atol=1e-6)  # clipped
     lu = label_unary(np.array([[0, 2, -1]]), 3, 0.7)
-    np.testing.assert_allclose(lu[:, 0], [-math.log(0.7), -math.log(0.15), -math.log(0.15)],
-                               rtol=1e-6)
-    np.testing.assert_allclose(lu[:, 1], [-math.log(0.15), -math.log(0.15), -math.log(0.7)],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        lu[:, 0], [-math.log(0.7), -math.log(0.15), -math.log(0.15)], rtol=1e-6)
+    np.testing.assert_allclose(
+        lu[:, 1], [-math.log(0.15), -math.log(0.15), -math.log(0.7)], rtol=1e-6)
     np.testing.assert_allclose(lu[:, 2], [math.log(3)] * 3, rtol=1e-6)  # unsure
 
 
@@ -57,8 +57,12 @@ def test_blurry_scores_snap_to_colour_edge():
     scores = blurry_scores()
     assert (scores.argmax(1)[0, 0] == 1).nonzero().min() == 11  # edge before the CRF
     crf = DenseCRF(preset='psa', output='both')
-    state = crf(dict(img=img, cams=torch.zeros(1, 2, 24, 32),
-                     img_labels=torch.tensor([[1., 0.]]), scores=scores))
+    state = crf(
+        dict(
+            img=img,
+            cams=torch.zeros(1, 2, 24, 32),
+            img_labels=torch.tensor([[1., 0.]]),
+            scores=scores))
     label = state['label'][0]
     assert (label[:, :16] == 0).all() and (label[:, 16:] == 1).all()
     assert (state['scores'][:, 2] == 0).all()  # absent class: zeros
@@ -87,8 +91,12 @@ def test_label_mode_keeps_confident_labels_and_fills_unsure():
     label[0, :, 16:] = 3
     label[0, 5:9, 20:24] = 255  # unsure pixels inside the blue region
     crf = DenseCRF(preset='irn_label')
-    state = crf(dict(img=img, cams=torch.zeros(1, 3, 24, 32),
-                     img_labels=torch.tensor([[0., 0., 1.]]), label=label))
+    state = crf(
+        dict(
+            img=img,
+            cams=torch.zeros(1, 3, 24, 32),
+            img_labels=torch.tensor([[0., 0., 1.]]),
+            label=label))
     expected = torch.zeros(24, 32, dtype=torch.long)
     expected[:, 16:] = 3
     assert torch.equal(state['label'][0], expected)
@@ -115,22 +123,27 @@ def test_channel_order_and_layout():
     # colour-asymmetric: strong R left, strong B right
     img = (img.short() + noise.short()).clamp(0, 255).to(torch.uint8)
     scores = blurry_scores(32, 32, centre=12.0)
-    state = DenseCRF(preset='psa')(dict(img=img, cams=torch.zeros(1, 2, 32, 32),
-                                        img_labels=torch.tensor([[1., 0.]]), scores=scores))
+    state = DenseCRF(preset='psa')(
+        dict(
+            img=img,
+            cams=torch.zeros(1, 2, 32, 32),
+            img_labels=torch.tensor([[1., 0.]]),
+            scores=scores))
     probs = scores[0, :2].numpy()
     rgb = img[0].permute(1, 2, 0).numpy().copy()
     q_rgb = dense_crf(rgb, softmax_unary(probs))
     q_bgr = dense_crf(np.ascontiguousarray(rgb[..., ::-1]), softmax_unary(probs))
-    q_chw = dense_crf(np.ascontiguousarray(img[0].numpy().reshape(32, 32, 3)),
-                      softmax_unary(probs))
+    q_chw = dense_crf(np.ascontiguousarray(img[0].numpy().reshape(32, 32, 3)), softmax_unary(probs))
     assert np.array_equal(state['scores'][0, :2].numpy(), q_rgb)
     assert np.abs(q_rgb - q_bgr).max() > 1e-4
     assert np.abs(q_rgb - q_chw).max() > 1e-2
 
 
 def test_chain_crf_then_valid_mask():
-    chain = MODELS.build(dict(type='RefineChain', refiners=[
-        dict(type='DenseCRF', preset='psa', bg_power=1, output='label')]))
+    chain = MODELS.build(
+        dict(
+            type='RefineChain',
+            refiners=[dict(type='DenseCRF', preset='psa', bg_power=1, output='label')]))
     img = two_colour_image()
     cams = torch.zeros(1, 1, 24, 32)
     cams[0, 0, :, 12:] = 0.8
@@ -142,12 +155,16 @@ def test_chain_crf_then_valid_mask():
     assert (label[0, 1:, :16] == 0).all() and (label[0, 1:, 16:] == 1).all()
 
 
-@pytest.mark.parametrize('bad', ['size', 'nan', 'empty', 'outside', 'float_img',
-                                 'no_bg', 'scores_shape', 'scores_nan', 'no_img'])
+@pytest.mark.parametrize('bad', [
+    'size', 'nan', 'empty', 'outside', 'float_img', 'no_bg', 'scores_shape', 'scores_nan', 'no_img'
+])
 def test_bad_input_raises(bad):
     crf = DenseCRF(preset='psa', unary='label' if bad == 'outside' else None)
-    state = dict(img=two_colour_image(8, 8, 4), cams=torch.rand(1, 2, 8, 8),
-                 img_labels=torch.tensor([[1., 0.]]), scores=torch.rand(1, 3, 8, 8))
+    state = dict(
+        img=two_colour_image(8, 8, 4),
+        cams=torch.rand(1, 2, 8, 8),
+        img_labels=torch.tensor([[1., 0.]]),
+        scores=torch.rand(1, 3, 8, 8))
     error = ValueError
     if bad == 'size':
         state['img'] = two_colour_image(8, 9, 4)
@@ -187,8 +204,8 @@ def test_bad_options():
 def test_ignore_below_confidence():
     img = two_colour_image()
     scores = blurry_scores()
-    base = dict(img=img, cams=torch.zeros(1, 2, 24, 32), img_labels=torch.tensor([[1., 0.]]),
-                scores=scores)
+    base = dict(
+        img=img, cams=torch.zeros(1, 2, 24, 32), img_labels=torch.tensor([[1., 0.]]), scores=scores)
     both = DenseCRF(preset='clip_es', output='both')(dict(base))
     conf = both['scores'].max(1)[0]
     thr = float(conf.median())

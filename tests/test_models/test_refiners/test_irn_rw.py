@@ -18,15 +18,18 @@ def _wall_state():
     edge[..., 2] = 1.
     cams = torch.zeros(1, 2, 16, 16)
     cams[0, 0, :, :4] = 1.
-    return dict(img=torch.zeros(1, 3, 16, 16, dtype=torch.uint8), cams=cams,
-                img_labels=torch.tensor([[1., 0.]]), boundary=edge)
+    return dict(
+        img=torch.zeros(1, 3, 16, 16, dtype=torch.uint8),
+        cams=cams,
+        img_labels=torch.tensor([[1., 0.]]),
+        boundary=edge)
 
 
 @pytest.mark.parametrize('mode', ['local', 'dense'])
 def test_walk_stops_at_the_boundary(mode):
     out = IRNRandomWalk(mode=mode)(_wall_state())
     scores, label = out['scores'][0], out['label'][0]
-    assert torch.all(scores[0] == 0.25)          # constant bg pad
+    assert torch.all(scores[0] == 0.25)  # constant bg pad
     assert scores[1].max().item() == pytest.approx(1.0)  # divided by the global max
     assert torch.all(scores[2] == 0)
     # the CAM spread over map columns 0-1 (left of the wall), nothing crossed it
@@ -76,9 +79,11 @@ def test_flip_merge_is_aligned():
 
 
 def test_with_a_model_local_equals_dense():
-    cfg = dict(type='IRN', backbone=tiny_backbone_cfg(out_indices=(0, 1, 2, 3)),
-               irn_head=dict(type='IRNHead', in_channels=TINY_CHANNELS, dp_mid=16,
-                             dp_channels=(8, 16, 16, 16)))
+    cfg = dict(
+        type='IRN',
+        backbone=tiny_backbone_cfg(out_indices=(0, 1, 2, 3)),
+        irn_head=dict(
+            type='IRNHead', in_channels=TINY_CHANNELS, dp_mid=16, dp_channels=(8, 16, 16, 16)))
     torch.manual_seed(0)
     net = MODELS.build(cfg)
     net.init_weights()
@@ -97,9 +102,10 @@ def test_ir_label_by_hand_without_crf():
     # fg-confident (bg .30): .5 fg, .2 bg, .04 bg; bg-confident (bg .05): .5 fg, .2 fg, .04 bg
     # -> conf = [1, 255 (fg says bg, bg says fg), 0 (both bg)]
     cams = torch.tensor([0.5, 0.2, 0.04]).view(1, 1, 1, 3)
-    state = dict(img=torch.zeros(1, 3, 1, 3, dtype=torch.uint8),
-                 cams=torch.cat([cams, torch.zeros_like(cams)], 1),
-                 img_labels=torch.tensor([[1., 0.]]))
+    state = dict(
+        img=torch.zeros(1, 3, 1, 3, dtype=torch.uint8),
+        cams=torch.cat([cams, torch.zeros_like(cams)], 1),
+        img_labels=torch.tensor([[1., 0.]]))
     out = IRLabel(crf=None)(state)
     assert out['label'].tolist() == [[[1, 255, 0]]]
     with pytest.raises(ValueError):
@@ -120,8 +126,8 @@ class _RecordingCRF(torch.nn.Module):
 def test_ir_label_feeds_hard_labels_to_the_crf():
     crf = _RecordingCRF()
     cams = torch.tensor([0.5, 0.2, 0.04]).view(1, 1, 1, 3)
-    state = dict(img=torch.zeros(1, 3, 1, 3, dtype=torch.uint8), cams=cams,
-                 img_labels=torch.tensor([[1.]]))
+    state = dict(
+        img=torch.zeros(1, 3, 1, 3, dtype=torch.uint8), cams=cams, img_labels=torch.tensor([[1.]]))
     IRLabel(crf=crf)(state)
     assert [c.tolist() for c in crf.calls] == [[[[1, 0, 0]]], [[[1, 1, 0]]]]
 

@@ -13,9 +13,14 @@ from mmwsss.models.utils.cam import IGNORE_INDEX
 from mmwsss.registry import MODELS
 
 
-def refine_cams_with_bg_loop(par: PAR, img: Tensor, cams: Tensor, img_labels: Tensor,
-                             bg_high: float = 0.7, bg_low: float = 0.25,
-                             down_scale: int = 2, valid_mask: Optional[Tensor] = None,
+def refine_cams_with_bg_loop(par: PAR,
+                             img: Tensor,
+                             cams: Tensor,
+                             img_labels: Tensor,
+                             bg_high: float = 0.7,
+                             bg_low: float = 0.25,
+                             down_scale: int = 2,
+                             valid_mask: Optional[Tensor] = None,
                              ignore_index: int = IGNORE_INDEX) -> Tensor:
     """Per-image reference of :func:`refine_cams_with_bg`: ToCo's loop over images,
     keeping only the present channels (the batched version masks absent ones)."""
@@ -31,8 +36,8 @@ def refine_cams_with_bg_loop(par: PAR, img: Tensor, cams: Tensor, img_labels: Te
             logits = torch.cat([torch.full_like(cams[i:i + 1, :1], bg), cams[i:i + 1]], 1)
             logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=False)
             probs = logits[:, keys].softmax(1)
-            ref = F.interpolate(par(img_s[i:i + 1], probs), size=(h, w), mode='bilinear',
-                                align_corners=False)
+            ref = F.interpolate(
+                par(img_s[i:i + 1], probs), size=(h, w), mode='bilinear', align_corners=False)
             per_pass.append(keys[ref.argmax(1)][0])
         label_h, label_l = per_pass
         label = label_h.clone()
@@ -62,9 +67,9 @@ def conv_neighbours(x, dilations):
 
 def literal_par(par: PAR, imgs, masks):
     """The formulas of the reference notes, written out with the full neighbour tensor."""
-    nbr = conv_neighbours(imgs, par.dilations)                          # (B, 3, K, H, W)
+    nbr = conv_neighbours(imgs, par.dilations)  # (B, 3, K, H, W)
     aff = -((nbr - imgs[:, :, None]).abs() / (nbr.std(2, keepdim=True) + 1e-8) / par.w1)**2
-    aff = aff.mean(1).softmax(1)                                        # (B, K, H, W)
+    aff = aff.mean(1).softmax(1)  # (B, K, H, W)
     pos = torch.tensor([d for _, _, d in par_offsets(par.dilations)])
     pos_aff = (-(pos / (pos.std() + 1e-8) / par.w1)**2).softmax(0)
     aff = aff + par.w2 * pos_aff[None, :, None, None]
@@ -78,9 +83,8 @@ def test_offsets_follow_the_official_kernel():
     assert torch.equal(dilated_neighbours(x, [1, 2, 4]), conv_neighbours(x, [1, 2, 4]))
     offs = par_offsets([1, 2])
     assert len(offs) == 16
-    assert offs[:8] == [(-1, -1, math.sqrt(2)), (-1, 0, 1.0), (-1, 1, math.sqrt(2)),
-                        (0, -1, 1.0), (0, 1, 1.0), (1, -1, math.sqrt(2)), (1, 0, 1.0),
-                        (1, 1, math.sqrt(2))]
+    assert offs[:8] == [(-1, -1, math.sqrt(2)), (-1, 0, 1.0), (-1, 1, math.sqrt(2)), (0, -1, 1.0),
+                        (0, 1, 1.0), (1, -1, math.sqrt(2)), (1, 0, 1.0), (1, 1, math.sqrt(2))]
     assert offs[8] == (-2, -2, 2 * math.sqrt(2)) and offs[9] == (-2, 0, 2.0)
 
 
@@ -114,8 +118,7 @@ def test_matches_literal_formula(backend):
     imgs = torch.rand(2, 3, 30, 26, generator=g)
     masks = torch.rand(2, 5, 15, 13, generator=g)
     par = PAR(num_iter=3, backend=backend)
-    up = torch.nn.functional.interpolate(masks, size=(30, 26), mode='bilinear',
-                                         align_corners=True)
+    up = torch.nn.functional.interpolate(masks, size=(30, 26), mode='bilinear', align_corners=True)
     ref = literal_par(par, imgs, up)
     assert torch.allclose(par(imgs, masks), ref, atol=1e-6)
     par.cpu_chunk_bytes = 1  # shift: one channel at a time
@@ -160,8 +163,8 @@ def test_leak_across_edge_is_pulled_back():
 def test_bg_band_logic_on_hand_made_cam():
     """num_iter=0 and no down-scaling: PAR is the identity, only the band logic stays."""
     par = PAR(num_iter=0)
-    cams = torch.tensor([[0.9, 0.5, 0.1, 0.0],
-                         [0.0, 0.0, 0.6, 0.8]]).reshape(1, 2, 1, 4).repeat(1, 1, 2, 1)
+    cams = torch.tensor([[0.9, 0.5, 0.1, 0.0], [0.0, 0.0, 0.6, 0.8]]).reshape(1, 2, 1,
+                                                                              4).repeat(1, 1, 2, 1)
     img = torch.rand(1, 3, 2, 4)
     labels = torch.tensor([[1., 1.]])
     out = refine_cams_with_bg(par, img, cams, labels, 0.7, 0.25, down_scale=1)
@@ -170,17 +173,21 @@ def test_bg_band_logic_on_hand_made_cam():
     assert out[0, 0].tolist() == [1, 255, 255, 2]
     valid = torch.ones(1, 2, 4, dtype=torch.bool)
     valid[0, 1, 0] = False
-    out = refine_cams_with_bg(par, img, cams, labels, 0.7, 0.25, down_scale=1,
-                              valid_mask=valid)
+    out = refine_cams_with_bg(par, img, cams, labels, 0.7, 0.25, down_scale=1, valid_mask=valid)
     assert out[0, 1].tolist() == [255, 255, 255, 2]
     # an absent class never wins, even with the strongest CAM
-    out = refine_cams_with_bg(par, img, cams, torch.tensor([[0., 1.]]), 0.7, 0.25,
-                              down_scale=1)
+    out = refine_cams_with_bg(par, img, cams, torch.tensor([[0., 1.]]), 0.7, 0.25, down_scale=1)
     assert out[0, 0].tolist() == [0, 0, 255, 2]
     # per-image bg_high (DuPL's dynamic threshold): 0.5 is fg under 0.4, band under 0.6
     cams2 = torch.full((2, 1, 1, 2), 0.5)
-    out = refine_cams_with_bg(par, torch.rand(2, 3, 1, 2), cams2, torch.ones(2, 1),
-                              bg_high=torch.tensor([0.4, 0.6]), bg_low=0.25, down_scale=1)
+    out = refine_cams_with_bg(
+        par,
+        torch.rand(2, 3, 1, 2),
+        cams2,
+        torch.ones(2, 1),
+        bg_high=torch.tensor([0.4, 0.6]),
+        bg_low=0.25,
+        down_scale=1)
     assert out[:, 0].tolist() == [[1, 1], [255, 255]]
 
 
@@ -204,8 +211,10 @@ def test_vectorised_equals_per_image_loop():
 
 
 def test_refiner_in_chain_from_config():
-    chain = MODELS.build(dict(type='RefineChain', refiners=[
-        dict(type='PARRefiner', num_iter=2, bg_high=0.7, bg_low=0.25)]))
+    chain = MODELS.build(
+        dict(
+            type='RefineChain',
+            refiners=[dict(type='PARRefiner', num_iter=2, bg_high=0.7, bg_low=0.25)]))
     assert isinstance(chain.refiners[0], PARRefiner)
     img = torch.zeros(1, 3, 16, 32, dtype=torch.uint8)
     img[..., 16:] = 255
@@ -221,8 +230,12 @@ def test_scores_mode_refines_and_writes_scores():
     img = (two_region_image() * 255).to(torch.uint8)
     cams = torch.zeros(1, 3, 16, 32)
     cams[0, 2, :, 19:] = 1.0
-    state = refiner(dict(img=img, cams=cams, img_labels=torch.tensor([[0., 0., 1.]]),
-                         label=torch.zeros(1, 16, 32, dtype=torch.long)))
+    state = refiner(
+        dict(
+            img=img,
+            cams=cams,
+            img_labels=torch.tensor([[0., 0., 1.]]),
+            label=torch.zeros(1, 16, 32, dtype=torch.long)))
     assert state['label'] is None and state['scores'].shape == (1, 4, 16, 32)
     assert (state['scores'][:, 1:3] == 0).all()  # absent classes stay 0
     label = state['scores'].argmax(1)[0]
@@ -232,8 +245,10 @@ def test_scores_mode_refines_and_writes_scores():
 @pytest.mark.parametrize('bad', ['size', 'nan', 'empty', 'noimg'])
 def test_bad_input_raises(bad):
     refiner = PARRefiner(num_iter=1)
-    state = dict(img=torch.zeros(1, 3, 8, 8, dtype=torch.uint8), cams=torch.rand(1, 2, 8, 8),
-                 img_labels=torch.tensor([[1., 0.]]))
+    state = dict(
+        img=torch.zeros(1, 3, 8, 8, dtype=torch.uint8),
+        cams=torch.rand(1, 2, 8, 8),
+        img_labels=torch.tensor([[1., 0.]]))
     if bad == 'size':
         state['img'] = torch.zeros(1, 3, 8, 9, dtype=torch.uint8)
     elif bad == 'nan':

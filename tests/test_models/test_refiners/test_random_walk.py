@@ -17,9 +17,8 @@ COCO_MINI = '/work/shared/data/coco-mini'
 
 def test_pair_offsets_by_hand():
     assert pair_offsets(2) == [(0, 1), (1, -1), (1, 0), (1, 1)]
-    assert pair_offsets(3) == [(0, 1), (0, 2),
-                               (1, -2), (1, -1), (1, 0), (1, 1), (1, 2),
-                               (2, -2), (2, -1), (2, 0), (2, 1), (2, 2)]
+    assert pair_offsets(3) == [(0, 1), (0, 2), (1, -2), (1, -1), (1, 0), (1, 1), (1, 2), (2, -2),
+                               (2, -1), (2, 0), (2, 1), (2, 2)]
     # PSA's radius 5 has 34 pairs per pixel, IRN's training radius 10 has 152
     assert len(pair_offsets(5)) == 34
     assert len(pair_offsets(10)) == 152
@@ -35,10 +34,12 @@ def test_pair_indices_radius2_by_hand():
     # sources: rows < 2, cols 1..2 -> 1, 2, 5, 6
     ind_from, ind_to = pair_indices(2, (3, 4))
     assert ind_from.tolist() == [1, 2, 5, 6]
-    assert ind_to.tolist() == [[2, 3, 6, 7],      # (0, 1)
-                               [4, 5, 8, 9],      # (1, -1)
-                               [5, 6, 9, 10],     # (1, 0)
-                               [6, 7, 10, 11]]    # (1, 1)
+    assert ind_to.tolist() == [
+        [2, 3, 6, 7],  # (0, 1)
+        [4, 5, 8, 9],  # (1, -1)
+        [5, 6, 9, 10],  # (1, 0)
+        [6, 7, 10, 11]
+    ]  # (1, 1)
     # the cropped valid mask holds exactly these pairs
     mask = pair_valid_mask((3, 4), pair_offsets(2), crop_from=True)
     assert int(mask.sum()) == ind_to.numel()
@@ -92,8 +93,8 @@ def test_walk_on_a_chain_by_hand(mode):
     # v = e0: v T = (2/3, 1/5, 0); v T^2 = (23/45, 16/75, 1/10)
     x = torch.tensor([1., 0., 0.], dtype=torch.float64).view(1, 1, 1, 3)
     out = random_walk(x, _chain(), pair_offsets(2), beta=1, logt=1, mode=mode)
-    assert torch.allclose(out.flatten(), torch.tensor([23 / 45, 16 / 75, 1 / 10],
-                                                      dtype=torch.float64))
+    assert torch.allclose(out.flatten(),
+                          torch.tensor([23 / 45, 16 / 75, 1 / 10], dtype=torch.float64))
     # beta = 2 squares the affinities: one step gives (1 / 1.25, .25 / 2.25, 0)
     out = random_walk(x, _chain(), pair_offsets(2), beta=2, logt=0, mode=mode)
     assert torch.allclose(out.flatten(), torch.tensor([0.8, 1 / 9, 0.], dtype=torch.float64))
@@ -131,9 +132,11 @@ def _real_image_inputs(size=(192, 256)):
     xs = torch.linspace(0, 1, w).view(1, 1, 1, w).expand(1, 1, h, w)
     # strong colour term: affinities drop across object edges, as trained ones do
     feats = torch.cat([small * 40, ys, xs], 1)
-    cams = torch.stack([torch.exp(-((ys - .4) ** 2 + (xs - .3) ** 2) / .02),
-                        0.6 * torch.exp(-((ys - .6) ** 2 + (xs - .75) ** 2) / .03)], 1)[:, :, 0]
-    bg = (1 - cams.amax(1, keepdim=True)) ** 16
+    cams = torch.stack([
+        torch.exp(-((ys - .4)**2 + (xs - .3)**2) / .02), 0.6 * torch.exp(-((ys - .6)**2 +
+                                                                           (xs - .75)**2) / .03)
+    ], 1)[:, :, 0]
+    bg = (1 - cams.amax(1, keepdim=True))**16
     return feats, torch.cat([bg, cams], 1)
 
 
@@ -141,8 +144,7 @@ def _real_image_inputs(size=(192, 256)):
 def test_sparse_equals_dense_on_a_real_image():
     feats, scores = _real_image_inputs()
     aff = feature_affinity(feats, pair_offsets(5))
-    outs = {m: random_walk(scores, aff, pair_offsets(5), beta=8, logt=8, mode=m)
-            for m in RW_MODES}
+    outs = {m: random_walk(scores, aff, pair_offsets(5), beta=8, logt=8, mode=m) for m in RW_MODES}
     ref = outs['dense']
     for m in ('sparse', 'local'):
         assert torch.allclose(outs[m], ref, rtol=1e-3, atol=1e-5)

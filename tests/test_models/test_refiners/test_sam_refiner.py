@@ -11,22 +11,23 @@ def t(rows):
 
 
 def test_merge_majority_rule_and_cam_fallback():
-    label = t([[1, 1, 1, 0, 0, 0],
-               [1, 1, 1, 0, 2, 2],
-               [1, 0, 0, 0, 2, 2],
-               [0, 0, 0, 0, 0, 255]])
+    label = t([[1, 1, 1, 0, 0, 0], [1, 1, 1, 0, 2, 2], [1, 0, 0, 0, 2, 2], [0, 0, 0, 0, 0, 255]])
     m0 = torch.zeros(4, 6, dtype=torch.bool)
-    m0[0:2, 0:4] = True     # 6 of its 8 pixels are class 1 -> class 1
+    m0[0:2, 0:4] = True  # 6 of its 8 pixels are class 1 -> class 1
     m1 = torch.zeros_like(m0)
-    m1[3, 0:4] = True       # background only -> rejected
+    m1[3, 0:4] = True  # background only -> rejected
     m2 = torch.zeros_like(m0)
-    m2[1:4, 4:6] = True     # 4 of 6 are class 2 -> class 2 (the 255 pixel too)
+    m2[1:4, 4:6] = True  # 4 of 6 are class 2 -> class 2 (the 255 pixel too)
     masks = torch.stack([m0, m1, m2])
     out = sepl_merge(label, masks)
-    assert torch.equal(out, t([[1, 1, 1, 1, 0, 0],
-                               [1, 1, 1, 1, 2, 2],
-                               [1, 0, 0, 0, 2, 2],   # (2, 0): no SAM mask -> CAM kept
-                               [0, 0, 0, 0, 2, 2]]))
+    assert torch.equal(
+        out,
+        t([
+            [1, 1, 1, 1, 0, 0],
+            [1, 1, 1, 1, 2, 2],
+            [1, 0, 0, 0, 2, 2],  # (2, 0): no SAM mask -> CAM kept
+            [0, 0, 0, 0, 2, 2]
+        ]))
     out = sepl_merge(label, masks, keep_cam_label=False)
     assert out[2, 0] == 0
 
@@ -53,8 +54,8 @@ def test_claimed_masks_and_official_union_quirk():
 
 def test_later_class_overwrites_and_ignore_option():
     label = t([[1, 1, 2, 2, 255, 0]])
-    m1 = t([[1, 1, 1, 0, 0, 0]]).bool()   # 2/3 class 1
-    m2 = t([[0, 1, 1, 1, 0, 0]]).bool()   # 2/3 class 2 -> overwrites pixel 1 and 2
+    m1 = t([[1, 1, 1, 0, 0, 0]]).bool()  # 2/3 class 1
+    m2 = t([[0, 1, 1, 1, 0, 0]]).bool()  # 2/3 class 2 -> overwrites pixel 1 and 2
     out = sepl_merge(label, torch.stack([m1, m2]))
     assert torch.equal(out, t([[1, 2, 2, 2, 0, 0]]))  # 255 not carried over
     out = sepl_merge(label, torch.stack([m1, m2]), keep_ignore=True)
@@ -79,16 +80,19 @@ def state():
 def test_sam_refiner_cache(state, tmp_path):
     pytest.importorskip('segment_anything')
     torch.manual_seed(0)
-    sam_cfg = dict(type='SegmentAnything', arch='tiny', device='cpu',
-                   amg_cfg=dict(points_per_side=4, pred_iou_thresh=0.0,
-                                stability_score_thresh=0.0))
+    sam_cfg = dict(
+        type='SegmentAnything',
+        arch='tiny',
+        device='cpu',
+        amg_cfg=dict(points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0))
     cfg = dict(type='SAMRefiner', sam=sam_cfg, cache_dir=str(tmp_path), bg_thr=0.5)
     chain = RefineChain([cfg], bg_thr=0.5)
     refiner = chain.refiners[0]
     out = chain(state)
     assert refiner.num_sam_runs == 1
-    masks = torch.from_numpy(refiner.sam.generate(
-        np.ascontiguousarray(state['img'][0].permute(1, 2, 0).numpy()))['masks'])
+    masks = torch.from_numpy(
+        refiner.sam.generate(np.ascontiguousarray(state['img'][0].permute(1, 2,
+                                                                          0).numpy()))['masks'])
     assert masks.shape[0] >= 1
     expected = sepl_merge(final_label(state, 0.5)[0], masks)
     assert torch.equal(out['label'][0], expected)

@@ -12,10 +12,12 @@ init_default_scope('mmwsss')
 
 
 def _model(**kwargs):
-    cfg = dict(type='AffinityNet', num_classes=3,
-               backbone=tiny_backbone_cfg(out_indices=(1, 2, 3)),
-               aff_head=dict(type='AffinityHead', in_channels=TINY_CHANNELS[1:],
-                             channels=(4, 4, 8)), **kwargs)
+    cfg = dict(
+        type='AffinityNet',
+        num_classes=3,
+        backbone=tiny_backbone_cfg(out_indices=(1, 2, 3)),
+        aff_head=dict(type='AffinityHead', in_channels=TINY_CHANNELS[1:], channels=(4, 4, 8)),
+        **kwargs)
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()
@@ -37,8 +39,8 @@ def test_pair_counts_by_hand():
     inputs = torch.randn(2, 3, 64, 96)
     labels = [torch.ones(64, 96), torch.zeros(64, 96)]
     losses = model.loss(inputs, _samples(labels))
-    assert losses['num_fg_pos'].item() == 544   # image 1: all pairs fg-positive
-    assert losses['num_bg_pos'].item() == 544   # image 2: all pairs bg-positive
+    assert losses['num_fg_pos'].item() == 544  # image 1: all pairs fg-positive
+    assert losses['num_bg_pos'].item() == 544  # image 2: all pairs bg-positive
     assert losses['num_neg'].item() == 0
     assert torch.isfinite(losses['loss_aff'])
 
@@ -57,9 +59,14 @@ def test_loss_backward_and_split_labels():
 
 
 def test_forward_through_the_preprocessor():
-    pre = dict(type='mmseg.SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
-               std=[58.395, 57.12, 57.375], bgr_to_rgb=True, size=(64, 96),
-               pad_val=0, seg_pad_val=254)
+    pre = dict(
+        type='mmseg.SegDataPreProcessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        size=(64, 96),
+        pad_val=0,
+        seg_pad_val=254)
     model = _model(data_preprocessor=pre)
     img = torch.randint(0, 255, (3, 60, 90), dtype=torch.uint8)
     data = dict(inputs=[img], data_samples=_samples([torch.ones(60, 90)]))

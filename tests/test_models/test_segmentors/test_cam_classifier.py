@@ -11,12 +11,14 @@ def _model(**test_cfg):
     torch.manual_seed(0)
     cfg = dict(
         type='CAMClassifier',
-        data_preprocessor=dict(type='mmseg.SegDataPreProcessor', mean=[0., 0., 0.],
-                               std=[255., 255., 255.]),
+        data_preprocessor=dict(
+            type='mmseg.SegDataPreProcessor', mean=[0., 0., 0.], std=[255., 255., 255.]),
         backbone=tiny_backbone_cfg(),
-        decode_head=dict(type='CAMHead', in_channels=TINY_CHANNELS[-1], in_index=0,
-                         num_classes=3),
-        test_cfg={**dict(scales=(1.0, 0.5)), **test_cfg})
+        decode_head=dict(type='CAMHead', in_channels=TINY_CHANNELS[-1], in_index=0, num_classes=3),
+        test_cfg={
+            **dict(scales=(1.0, 0.5)),
+            **test_cfg
+        })
     model = MODELS.build(cfg)
     model.init_weights()
     # positive classifier rows on the ReLU'd features: every class has a positive CAM

@@ -4,14 +4,14 @@ import torch
 
 pytest.importorskip('open_clip')
 
-from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.registry import init_default_scope
 
-from mmwsss.models.foundation import CLIP_MEAN, CLIP_STD, TINY_CLIP_CFG  # noqa: E402
-from mmwsss.models.foundation.clip_es_ops import (caa_refine, cam_box_mask,  # noqa: E402
-                                                  minmax_scale, sinkhorn_affinity)
-from mmwsss.models.utils import cam_to_label  # noqa: E402
-from mmwsss.registry import MODELS  # noqa: E402
-from mmwsss.structures import WSSSDataSample  # noqa: E402
+from mmwsss.models.foundation import CLIP_MEAN, CLIP_STD, TINY_CLIP_CFG
+from mmwsss.models.foundation.clip_es_ops import (caa_refine, cam_box_mask, minmax_scale,
+                                                  sinkhorn_affinity)
+from mmwsss.models.utils import cam_to_label
+from mmwsss.registry import MODELS
+from mmwsss.structures import WSSSDataSample
 
 NAMES = ['cat', 'dog', 'bird avian']
 BG = ['sky', 'ground']
@@ -23,10 +23,16 @@ def build(**kwargs):
     cfg = dict(
         type='CLIPES',
         clip=dict(type='OpenCLIP', arch=TINY_CLIP_CFG),
-        class_names=NAMES, bg_class_names=BG, attn_layers=2,
-        data_preprocessor=dict(type='mmseg.SegDataPreProcessor', mean=CLIP_MEAN,
-                               std=CLIP_STD, bgr_to_rgb=True, pad_val=0,
-                               seg_pad_val=255))
+        class_names=NAMES,
+        bg_class_names=BG,
+        attn_layers=2,
+        data_preprocessor=dict(
+            type='mmseg.SegDataPreProcessor',
+            mean=CLIP_MEAN,
+            std=CLIP_STD,
+            bgr_to_rgb=True,
+            pad_val=0,
+            seg_pad_val=255))
     cfg.update(kwargs)
     return MODELS.build(cfg).eval()
 
@@ -37,8 +43,9 @@ def model():
 
 
 def sample(shape, ori_shape, labels, **meta):
-    s = WSSSDataSample(metainfo=dict(img_shape=shape, ori_shape=ori_shape,
-                                     img_labels=labels, img_path='demo.jpg', **meta))
+    s = WSSSDataSample(
+        metainfo=dict(
+            img_shape=shape, ori_shape=ori_shape, img_labels=labels, img_path='demo.jpg', **meta))
     if all(k < len(NAMES) for k in labels):
         gt = torch.zeros(len(NAMES))
         gt[labels] = 1
@@ -48,8 +55,10 @@ def sample(shape, ori_shape, labels, **meta):
 
 def test_predict_contract(model):
     g = torch.Generator().manual_seed(1)
-    imgs = [torch.randint(0, 256, (3, 48, 80), generator=g, dtype=torch.uint8),
-            torch.randint(0, 256, (3, 48, 80), generator=g, dtype=torch.uint8)]
+    imgs = [
+        torch.randint(0, 256, (3, 48, 80), generator=g, dtype=torch.uint8),
+        torch.randint(0, 256, (3, 48, 80), generator=g, dtype=torch.uint8)
+    ]
     # the second image is 40 x 64, bottom/right-padded to the batch size
     samples = [sample((48, 80), (96, 160), [0, 2]), sample((40, 64), (40, 64), [1])]
     with torch.no_grad():  # the pseudo-label tool runs under no_grad; Grad-CAM must work
@@ -80,6 +89,7 @@ def _reference_gradcam(model, img, present):
     def hook(_, __, output):
         output.retain_grad()
         store['act'] = output
+
     handle = visual.transformer.resblocks[-1].ln_1.register_forward_hook(hook)
     cams = []
     try:
@@ -144,14 +154,14 @@ def test_scales_and_flip(model):
     assert model.resize_input(img[..., :50, :60], 1.0).shape[-2:] == (64, 64)
     assert torch.allclose(ms.image_cams(img, [0, 1], (64, 64))[:2], (a + b) / 2, atol=1e-6)
     plain = model.predict(img, [sample((64, 64), (64, 64), [0])])[0].cams.data
-    flipped = model.predict(img, [sample((64, 64), (64, 64), [0], flip=True,
-                                         flip_direction='horizontal')])[0].cams.data
+    flipped = model.predict(
+        img, [sample((64, 64), (64, 64), [0], flip=True, flip_direction='horizontal')])[0].cams.data
     assert torch.equal(flipped, plain.flip(-1))
 
 
 def test_errors(model):
-    s = WSSSDataSample(metainfo=dict(img_shape=(32, 32), ori_shape=(32, 32),
-                                     img_path='nolabel.jpg'))
+    s = WSSSDataSample(
+        metainfo=dict(img_shape=(32, 32), ori_shape=(32, 32), img_path='nolabel.jpg'))
     with pytest.raises(KeyError, match='nolabel.jpg'):
         model.predict(torch.zeros(1, 3, 32, 32), [s])
     with pytest.raises(ValueError, match='outside'):
@@ -204,12 +214,12 @@ def _official_input(img, size):
     """generate_cams_voc12.py::_transform_resize on a PIL image: torchvision
     Resize((h, w), BICUBIC) -> RGB -> ToTensor -> Normalize(CLIP mean/std)."""
     from PIL import Image
-    from torchvision.transforms import (Compose, InterpolationMode, Normalize, Resize,
-                                        ToTensor)
-    tf = Compose([Resize(size, interpolation=InterpolationMode.BICUBIC),
-                  lambda im: im.convert('RGB'), ToTensor(),
-                  Normalize((0.48145466, 0.4578275, 0.40821073),
-                            (0.26862954, 0.26130258, 0.27577711))])
+    from torchvision.transforms import Compose, InterpolationMode, Normalize, Resize, ToTensor
+    tf = Compose([
+        Resize(size, interpolation=InterpolationMode.BICUBIC), lambda im: im.convert('RGB'),
+        ToTensor(),
+        Normalize((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
+    ])
     return tf(Image.fromarray(img[0].permute(1, 2, 0).numpy()))[None]
 
 
@@ -217,8 +227,8 @@ def _smooth_image(size, seed=6):
     """A uint8 image with structure at several frequencies (random noise would
     be averaged away by any kernel)."""
     g = torch.Generator().manual_seed(seed)
-    low = torch.nn.functional.interpolate(torch.rand(1, 3, 5, 7, generator=g) * 255,
-                                          size=size, mode='bilinear', align_corners=False)
+    low = torch.nn.functional.interpolate(
+        torch.rand(1, 3, 5, 7, generator=g) * 255, size=size, mode='bilinear', align_corners=False)
     noise = torch.rand(1, 3, *size, generator=g) * 60 - 30
     return (low + noise).round().clamp(0, 255).to(torch.uint8)
 
@@ -240,8 +250,7 @@ def test_input_path_is_the_official_pil_bicubic(model, scale):
     # and the CAMs follow the input (Grad-CAM: no uint8 box threshold to flip)
     grad = build(cam_type='gradcam')
     cams = grad.single_scale_cams(grad.resize_input(x, scale), [0, 1], (45, 61))
-    assert torch.allclose(cams, grad.single_scale_cams(official, [0, 1], (45, 61)),
-                          atol=1e-4)
+    assert torch.allclose(cams, grad.single_scale_cams(official, [0, 1], (45, 61)), atol=1e-4)
     # no resize needed: the input passes through untouched
     same = x[..., :32, :48]
     assert model.resize_input(same, 1.0) is same

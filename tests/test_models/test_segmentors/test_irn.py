@@ -12,9 +12,11 @@ init_default_scope('mmwsss')
 
 
 def _model():
-    cfg = dict(type='IRN', backbone=tiny_backbone_cfg(out_indices=(0, 1, 2, 3)),
-               irn_head=dict(type='IRNHead', in_channels=TINY_CHANNELS, dp_mid=16,
-                             dp_channels=(8, 16, 16, 16)))
+    cfg = dict(
+        type='IRN',
+        backbone=tiny_backbone_cfg(out_indices=(0, 1, 2, 3)),
+        irn_head=dict(
+            type='IRNHead', in_channels=TINY_CHANNELS, dp_mid=16, dp_channels=(8, 16, 16, 16)))
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()
@@ -46,7 +48,7 @@ def test_loss_and_frozen_backbone():
     model = _model()
     model.train()
     assert not model.backbone.training  # IRN keeps the backbone in eval mode
-    inputs = torch.randn(1, 3, 64, 96)   # stride-4 map 16 x 24 -> 7 x 6 sources
+    inputs = torch.randn(1, 3, 64, 96)  # stride-4 map 16 x 24 -> 7 x 6 sources
     label = torch.ones(64, 96)
     label[:, 48:] = 0
     losses = model.loss(inputs, _samples([label]))

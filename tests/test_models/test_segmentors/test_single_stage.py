@@ -13,12 +13,30 @@ from mmwsss.testing import TINY_CHANNELS, demo_wsss_inputs, tiny_backbone_cfg
 C = 3  # foreground classes
 
 DECODE_HEADS = {
-    'fcn': dict(type='mmseg.FCNHead', in_channels=TINY_CHANNELS[-1], in_index=-1,
-                channels=16, num_convs=1, concat_input=False, num_classes=C + 1),
-    'aspp': dict(type='mmseg.ASPPHead', in_channels=TINY_CHANNELS[-1], in_index=-1,
-                 channels=16, dilations=(1, 6), num_classes=C + 1),
-    'segformer': dict(type='mmseg.SegformerHead', in_channels=list(TINY_CHANNELS),
-                      in_index=[0, 1, 2, 3], channels=16, num_classes=C + 1),
+    'fcn':
+    dict(
+        type='mmseg.FCNHead',
+        in_channels=TINY_CHANNELS[-1],
+        in_index=-1,
+        channels=16,
+        num_convs=1,
+        concat_input=False,
+        num_classes=C + 1),
+    'aspp':
+    dict(
+        type='mmseg.ASPPHead',
+        in_channels=TINY_CHANNELS[-1],
+        in_index=-1,
+        channels=16,
+        dilations=(1, 6),
+        num_classes=C + 1),
+    'segformer':
+    dict(
+        type='mmseg.SegformerHead',
+        in_channels=list(TINY_CHANNELS),
+        in_index=[0, 1, 2, 3],
+        channels=16,
+        num_classes=C + 1),
 }
 PRE = dict(type='mmseg.SegDataPreProcessor', mean=[0., 0., 0.], std=[255., 255., 255.])
 
@@ -40,21 +58,25 @@ class _SpyTerm(LossTerm):
 
 
 def _branch(head='fcn'):
-    return dict(backbone=tiny_backbone_cfg(out_indices=(0, 1, 2, 3)),
-                cam_heads=dict(main=dict(type='CAMHead', in_channels=TINY_CHANNELS[-1],
-                                         in_index=-1, num_classes=C)),
-                decode_head=DECODE_HEADS[head])
+    return dict(
+        backbone=tiny_backbone_cfg(out_indices=(0, 1, 2, 3)),
+        cam_heads=dict(
+            main=dict(type='CAMHead', in_channels=TINY_CHANNELS[-1], in_index=-1, num_classes=C)),
+        decode_head=DECODE_HEADS[head])
 
 
 def _model(head='fcn', label_sources=None, loss_terms=None, **kw):
     init_default_scope('mmwsss')
-    cfg = dict(type='SingleStageWSSS', data_preprocessor=PRE, **_branch(head),
-               label_sources=label_sources or dict(
-                   seg=dict(type='CAMLabelSource', cam='main', bg_thr=0.5,
-                            ignore_band=(0.25, 0.7))),
-               loss_terms=loss_terms or [
-                   dict(type='ClsTerm', name='cls', cam='main'),
-                   dict(type='SegTerm', name='decode', label='seg', loss='head')])
+    cfg = dict(
+        type='SingleStageWSSS',
+        data_preprocessor=PRE,
+        **_branch(head),
+        label_sources=label_sources
+        or dict(seg=dict(type='CAMLabelSource', cam='main', bg_thr=0.5, ignore_band=(0.25, 0.7))),
+        loss_terms=loss_terms or [
+            dict(type='ClsTerm', name='cls', cam='main'),
+            dict(type='SegTerm', name='decode', label='seg', loss='head')
+        ])
     cfg.update(kw)
     model = MODELS.build(cfg)
     model.init_weights()
@@ -107,8 +129,8 @@ def test_fallback_image_is_the_denormalised_rgb_picture():
 
 
 def test_schedule_weight_prefix_and_log_only_keys():
-    model = _model(loss_terms=[dict(type='_SpyTerm', weight=0.5,
-                                    schedule=dict(type='StepOn', start=10))])
+    model = _model(
+        loss_terms=[dict(type='_SpyTerm', weight=0.5, schedule=dict(type='StepOn', start=10))])
     inputs, samples = demo_wsss_inputs(batch=1, num_classes=C)
     hub = MessageHub.get_current_instance()
     hub.update_info('iter', 10)  # `n_iter <= 10` is still off (ToCo's rule)
@@ -125,8 +147,11 @@ def test_duplicate_names_and_keys_are_errors():
         _model(loss_terms=[dict(type='_SpyTerm'), dict(type='_SpyTerm')])
     init_default_scope('mmwsss')
     with pytest.raises(ValueError, match="CAM head name 'main'"):
-        MODELS.build(dict(type='SingleStageWSSS', data_preprocessor=PRE,
-                          branches=dict(a=_branch(), b=_branch())))
+        MODELS.build(
+            dict(
+                type='SingleStageWSSS',
+                data_preprocessor=PRE,
+                branches=dict(a=_branch(), b=_branch())))
 
 
 def test_two_branches_cross_supervise_without_overwriting():
@@ -134,20 +159,24 @@ def test_two_branches_cross_supervise_without_overwriting():
     init_default_scope('mmwsss')
     b1, b2 = _branch(), _branch()
     b2['cam_heads'] = dict(main2=b2['cam_heads']['main'])
-    model = MODELS.build(dict(
-        type='SingleStageWSSS', data_preprocessor=PRE, branches=dict(a=b1, b=b2),
-        label_sources=dict(
-            la=dict(type='CAMLabelSource', cam='main', bg_thr=0.5),
-            lb=dict(type='CAMLabelSource', cam='main2', bg_thr=0.5)),
-        loss_terms=[dict(type='SegTerm', name='seg_a', branch='a', label='lb', loss='bg_fg'),
-                    dict(type='SegTerm', name='seg_b', branch='b', label='la', loss='bg_fg'),
-                    dict(type='_SpyTerm')]))
+    model = MODELS.build(
+        dict(
+            type='SingleStageWSSS',
+            data_preprocessor=PRE,
+            branches=dict(a=b1, b=b2),
+            label_sources=dict(
+                la=dict(type='CAMLabelSource', cam='main', bg_thr=0.5),
+                lb=dict(type='CAMLabelSource', cam='main2', bg_thr=0.5)),
+            loss_terms=[
+                dict(type='SegTerm', name='seg_a', branch='a', label='lb', loss='bg_fg'),
+                dict(type='SegTerm', name='seg_b', branch='b', label='la', loss='bg_fg'),
+                dict(type='_SpyTerm')
+            ]))
     model.init_weights()
     inputs, samples = demo_wsss_inputs(batch=2, num_classes=C)
     losses = model.loss(inputs / 255., samples)
     ctx = _SpyTerm.seen['ctx']
-    assert set(ctx.pseudo) == {'la', 'lb'} and not torch.equal(ctx.pseudo['la'],
-                                                                ctx.pseudo['lb'])
+    assert set(ctx.pseudo) == {'la', 'lb'} and not torch.equal(ctx.pseudo['la'], ctx.pseudo['lb'])
     losses['seg_a.loss_seg'].backward()
     # branch a's decode head got a gradient, branch b's did not
     assert model.branches['a'].decode_head.conv_seg.weight.grad is not None
@@ -155,8 +184,8 @@ def test_two_branches_cross_supervise_without_overwriting():
 
 
 def test_predict_source_cam_uses_named_head():
-    model = _model(test_cfg=dict(predict_source='cam', cam_head='main',
-                                 cam=dict(preset='toco', bg_thr=0.5)))
+    model = _model(
+        test_cfg=dict(predict_source='cam', cam_head='main', cam=dict(preset='toco', bg_thr=0.5)))
     inputs, samples = demo_wsss_inputs(batch=1, num_classes=C)
     model.eval()
     out = model.predict(inputs / 255., samples)
@@ -166,10 +195,15 @@ def test_predict_source_cam_uses_named_head():
 
 def test_multi_scale_label_sources_share_one_pass():
     """Two label sources with the same multi-scale setting run the backbone once per view."""
-    model = _model(label_sources=dict(
-        a=dict(type='CAMLabelSource', cam='main', multi_scale=dict(preset='toco'), bg_thr=0.5),
-        b=dict(type='CAMLabelSource', cam='main', multi_scale=dict(preset='toco'), bg_thr=0.3,
-               size='cam')),
+    model = _model(
+        label_sources=dict(
+            a=dict(type='CAMLabelSource', cam='main', multi_scale=dict(preset='toco'), bg_thr=0.5),
+            b=dict(
+                type='CAMLabelSource',
+                cam='main',
+                multi_scale=dict(preset='toco'),
+                bg_thr=0.3,
+                size='cam')),
         loss_terms=[dict(type='_SpyTerm')])
     calls = []
     bb = model.branches['net'].backbone
@@ -200,8 +234,8 @@ def test_frozen_branch_backbone():
     init_default_scope('mmwsss')
     cfg = _branch()
     cfg['frozen'] = True
-    model = MODELS.build(dict(type='SingleStageWSSS', data_preprocessor=PRE,
-                              branches=dict(net=cfg)))
+    model = MODELS.build(
+        dict(type='SingleStageWSSS', data_preprocessor=PRE, branches=dict(net=cfg)))
     model.train()
     bb = model.branches['net'].backbone
     assert not bb.training and not any(p.requires_grad for p in bb.parameters())

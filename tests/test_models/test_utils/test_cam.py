@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from mmwsss.models.utils import (add_background, cam_to_label, merge, normalize_cams,
-                                 scores_to_label)
+from mmwsss.models.utils import add_background, cam_to_label, merge, normalize_cams, scores_to_label
 
 
 def test_normalize_max_and_minmax():
@@ -30,8 +29,7 @@ def test_merge_rules():
 
 def _toy():
     # two fg classes on a 1x4 image
-    cams = torch.tensor([[[[0.9, 0.6, 0.3, 0.1]],
-                          [[0.2, 0.7, 0.2, 0.05]]]])
+    cams = torch.tensor([[[[0.9, 0.6, 0.3, 0.1]], [[0.2, 0.7, 0.2, 0.05]]]])
     return cams
 
 

@@ -40,6 +40,7 @@ def _stride16_net(num_classes: int = 3, seed: int = 0):
     def cam_fn(x):
         y = F.avg_pool2d(F.conv2d(x, weight, padding=(1, 2)), 16, 16, ceil_mode=True)
         return y + ramp[:, None, None] * torch.linspace(-1, 1, y.shape[-1])
+
     return cam_fn
 
 
@@ -53,8 +54,7 @@ def _image(size, batch=1, seed=1):
 # ------------------------------------------------------------------- basics
 def test_single_scale_no_flip_relu_and_max_norm():
     x = torch.tensor([[[[0., 1., 2., 3.]]]]).expand(1, 3, 1, 4)
-    out = multi_scale_cams(lambda z: z[:, :1] - 0.5, x, scales=(1.0, ), flip=False,
-                           norm='max')
+    out = multi_scale_cams(lambda z: z[:, :1] - 0.5, x, scales=(1.0, ), flip=False, norm='max')
     # relu(x - .5) = [0, .5, 1.5, 2.5] / 2.5
     assert torch.allclose(out[0, 0, 0], torch.tensor([0., .2, .6, 1.]), atol=1e-4)
 
@@ -73,8 +73,8 @@ def test_flip_branch_is_flipped_back_and_merged(size):
     m_net = multi_scale_cams(cam_fn, x, flip_merge='max', **kw)
     assert torch.allclose(m_net, F.interpolate(torch.max(plain, mirrored), **up), atol=1e-5)
     m_out = multi_scale_cams(cam_fn, x, flip_merge='max', resize_before_merge=True, **kw)
-    assert torch.allclose(m_out, torch.max(F.interpolate(plain, **up),
-                                           F.interpolate(mirrored, **up)), atol=1e-5)
+    assert torch.allclose(
+        m_out, torch.max(F.interpolate(plain, **up), F.interpolate(mirrored, **up)), atol=1e-5)
     # max and bilinear resize do not commute; sum and resize do
     assert (m_out - m_net).abs().max() > 1e-2
     s_out = multi_scale_cams(cam_fn, x, flip_merge='sum', resize_before_merge=True, **kw)
@@ -91,6 +91,7 @@ def test_relu_order_matters():
 
     def fn(z):
         return z[:, :1] * 2 - 1
+
     kw = dict(scales=(0.5, ), flip=False, norm='none')
     irn = multi_scale_cams(fn, x, relu_first=True, **kw)
     toco = multi_scale_cams(fn, x, relu_first=False, **kw)
@@ -106,6 +107,7 @@ def test_labels_mask_and_shape():
 
     def fn(z):
         return torch.nn.functional.avg_pool2d(z, 2)[:, :2]
+
     labels = torch.tensor([[1., 0.], [0., 1.]])
     out = multi_scale_cams(fn, x, scales=(1.0, 0.5, 1.5), img_labels=labels)
     assert out.shape == (2, 2, 8, 8)
@@ -123,8 +125,8 @@ def test_rescale_rules_sizes_and_errors():
     assert rescale_inputs(x, 0.5, 'pil_bicubic', img_norm=IMG_NORM).shape[-2:] == (22, 30)
     assert rescale_inputs(x, 1.5, 'pil_bicubic', img_norm=IMG_NORM).shape[-2:] == (68, 92)
     # 'size_int' maps coordinates with in / out, 'scale_factor' with 1 / s
-    assert not torch.allclose(rescale_inputs(x, 1.5, 'size_int'),
-                              rescale_inputs(x, 1.5, 'scale_factor'))
+    assert not torch.allclose(
+        rescale_inputs(x, 1.5, 'size_int'), rescale_inputs(x, 1.5, 'scale_factor'))
     with pytest.raises(ValueError, match='img_norm'):
         rescale_inputs(x, 0.5, 'pil_bicubic')
     with pytest.raises(ValueError, match='input_resize'):
@@ -150,6 +152,7 @@ def test_toco_reference_by_hand():
 
     def fn(z):  # identity-like CAM with a column ramp: cam = x + [0, 1, 2, 3] - 2
         return z[:, :1] + torch.arange(4.) - 2
+
     # cam(x) = [-2, 0, 2, 5]; flip(cam(flip x)) = [0+3, 1+2, 2+1, 4+0] - 2 = [1, 1, 1, 2]
     merged = torch.tensor([1., 1., 2., 5.])  # max, then relu
     exp = (merged - 1) / (4 + 1e-5)
@@ -177,8 +180,10 @@ def test_toco_preset_equals_multi_scale_cam2(size):
 def test_toco_aux_cam_goes_through_the_same_function():
     aux_fn = _stride16_net(seed=7)
     _, x = _image((37, 53))
-    assert torch.allclose(multi_scale_cams(aux_fn, x, **CAM_PRESETS['toco']),
-                          toco_multi_scale_cam(aux_fn, x, (1.0, 0.5, 1.5)), atol=1e-5)
+    assert torch.allclose(
+        multi_scale_cams(aux_fn, x, **CAM_PRESETS['toco']),
+        toco_multi_scale_cam(aux_fn, x, (1.0, 0.5, 1.5)),
+        atol=1e-5)
 
 
 # ---------------------------------------------------------------------- IRN
@@ -202,8 +207,7 @@ def _make_cam_by_hand(cam_fn, img_hwc: np.ndarray, scales):
         x = torch.from_numpy(proc.transpose(2, 0, 1).copy())
         cam = F.relu(cam_fn(torch.stack([x, x.flip(-1)])))
         cam = cam[0] + cam[1].flip(-1)
-        total = total + F.interpolate(cam[:, None], up, mode='bilinear',
-                                      align_corners=False)[:, 0]
+        total = total + F.interpolate(cam[:, None], up, mode='bilinear', align_corners=False)[:, 0]
     highres = total[:, :height, :width]
     return highres / (highres.flatten(1).max(1)[0][:, None, None] + 1e-5)
 
@@ -220,10 +224,9 @@ def test_irn_preset_equals_make_cam(size):
     assert ours.shape == (1, 3, *size)
     assert torch.allclose(ours[0], ref, atol=1e-5)
     # straight resize to H x W, and torch-bilinear inputs, each differ
-    straight = multi_scale_cams(cam_fn, x, img_norm=IMG_NORM,
-                                **dict(CAM_PRESETS['irn'], out_stride=None))
-    torch_in = multi_scale_cams(cam_fn, x, **dict(CAM_PRESETS['irn'],
-                                                  input_resize='scale_factor'))
+    straight = multi_scale_cams(
+        cam_fn, x, img_norm=IMG_NORM, **dict(CAM_PRESETS['irn'], out_stride=None))
+    torch_in = multi_scale_cams(cam_fn, x, **dict(CAM_PRESETS['irn'], input_resize='scale_factor'))
     assert (straight[0] - ref).abs().max() > 1e-2
     assert (torch_in[0] - ref).abs().max() > 1e-2
 

@@ -4,8 +4,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 
-from mmwsss.models.utils.cam_inference import (CAM_PRESETS, irn_make_cam,
-                                               toco_multi_scale_cam)
+from mmwsss.models.utils.cam_inference import CAM_PRESETS, irn_make_cam, toco_multi_scale_cam
 from mmwsss.models.utils.image_norm import normalize
 from mmwsss.registry import MODELS
 from mmwsss.testing import TINY_CHANNELS, demo_wsss_inputs, tiny_backbone_cfg
@@ -18,14 +17,15 @@ SIZES = [(37, 53), (45, 61)]
 def _model(**test_cfg):
     init_default_scope('mmwsss')
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='CAMClassifier',
-        data_preprocessor=dict(type='mmseg.SegDataPreProcessor', mean=MEAN, std=STD,
-                               bgr_to_rgb=True),
-        backbone=tiny_backbone_cfg(),  # output stride 16
-        decode_head=dict(type='CAMHead', in_channels=TINY_CHANNELS[-1], in_index=0,
-                         num_classes=3),
-        test_cfg=test_cfg))
+    model = MODELS.build(
+        dict(
+            type='CAMClassifier',
+            data_preprocessor=dict(
+                type='mmseg.SegDataPreProcessor', mean=MEAN, std=STD, bgr_to_rgb=True),
+            backbone=tiny_backbone_cfg(),  # output stride 16
+            decode_head=dict(
+                type='CAMHead', in_channels=TINY_CHANNELS[-1], in_index=0, num_classes=3),
+            test_cfg=test_cfg))
     model.init_weights()
     # a unit-scale classifier: with the default std 0.01 the CAMs are ~1e-4 and
     # the normalisations' eps (1e-5) would dominate the comparisons

@@ -15,8 +15,10 @@ def test_rows_by_hand():
     assert mapped == [True, True, False]
     assert rows.tolist() == [[3., 4., 5.], [12., 13., 14.], [0., 0., 0.]]
     # a 1x1-conv shaped source gives the same rows
-    rows4, _ = transfer_classifier_rows(src[..., None, None], ['a', 'b', 'c'],
-                                        {'a': [0, 2], 'b': [4]})
+    rows4, _ = transfer_classifier_rows(src[..., None, None], ['a', 'b', 'c'], {
+        'a': [0, 2],
+        'b': [4]
+    })
     assert torch.equal(rows4, rows)
 
 
@@ -56,9 +58,13 @@ def test_coco_head_keeps_default_init_for_unmapped(tmp_path):
     ckpt = tmp_path / 'imagenet.pth'
     torch.save({'imagenet_head': {'weight': src}}, ckpt)
     init_default_scope('mmwsss')
-    head = CAMHead(in_channels=4, num_classes=80, init_cfg=[
-        dict(type='Normal', std=0.01, override=dict(name='conv_seg')),
-        dict(type='ClassifierTransfer', checkpoint=str(ckpt), class_map='coco')])
+    head = CAMHead(
+        in_channels=4,
+        num_classes=80,
+        init_cfg=[
+            dict(type='Normal', std=0.01, override=dict(name='conv_seg')),
+            dict(type='ClassifierTransfer', checkpoint=str(ckpt), class_map='coco')
+        ])
     head.init_weights()
     w = head.conv_seg.weight[..., 0, 0]
     zebra = COCO_CLASSES.index('zebra') - 1
@@ -75,13 +81,19 @@ def _head(init_cfg):
 def test_initializer_in_head_init_cfg(tmp_path):
     src = torch.arange(24.).reshape(6, 4)
     ckpt = tmp_path / 'imagenet.pth'
-    torch.save({'state_dict': {}, 'imagenet_head': {'weight': src, 'bias': torch.zeros(6)}},
-               ckpt)
+    torch.save({'state_dict': {}, 'imagenet_head': {'weight': src, 'bias': torch.zeros(6)}}, ckpt)
     torch.manual_seed(0)
     head = _head([
         dict(type='Normal', std=0.01, override=dict(name='conv_seg')),
-        dict(type='ClassifierTransfer', checkpoint=str(ckpt), classes=['x', 'y', 'z'],
-             class_map={'x': [1, 3], 'z': [5]})])
+        dict(
+            type='ClassifierTransfer',
+            checkpoint=str(ckpt),
+            classes=['x', 'y', 'z'],
+            class_map={
+                'x': [1, 3],
+                'z': [5]
+            })
+    ])
     head.init_weights()
     w = head.conv_seg.weight[..., 0, 0]
     assert w[0].tolist() == [8., 9., 10., 11.]  # mean of rows 1 (4..7) and 3 (12..15)

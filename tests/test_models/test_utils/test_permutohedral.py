@@ -19,8 +19,8 @@ def _explicit_kernel(f: torch.Tensor) -> torch.Tensor:
 def _synthetic_image(H: int, W: int, seed: int) -> torch.Tensor:
     """(3, H, W) photo-like image: 4 flat colour regions + a vertical ramp + noise."""
     g = torch.Generator().manual_seed(seed)
-    field = F.interpolate(torch.randn(1, 4, 4, 5, generator=g) * 3, size=(H, W),
-                          mode='bilinear', align_corners=False)
+    field = F.interpolate(
+        torch.randn(1, 4, 4, 5, generator=g) * 3, size=(H, W), mode='bilinear', align_corners=False)
     colours = torch.rand(4, 3, generator=g) * 255
     img = colours[field.argmax(1)[0]].permute(2, 0, 1)
     img = img + torch.linspace(0, 30, H).view(H, 1) + torch.randn(3, H, W, generator=g) * 4
@@ -36,14 +36,14 @@ def _bilateral(img: torch.Tensor, sigma_rgb: float, sigma_xy: float) -> torch.Te
 
 # ------------------------------------------------------------------ exact filter
 
+
 def test_dense_filter_three_points_by_hand():
     # 1-D points 0, 1, 3: squared distances 1, 9, 4
     f = torch.tensor([[0.], [1.], [3.]], dtype=torch.float64)
     v = torch.tensor([[1.], [2.], [4.]], dtype=torch.float64)
     e1, e4, e9 = math.exp(-0.5), math.exp(-2.0), math.exp(-4.5)
-    expected = torch.tensor([[1 + 2 * e1 + 4 * e9],
-                             [e1 + 2 + 4 * e4],
-                             [e9 + 2 * e4 + 4]], dtype=torch.float64)
+    expected = torch.tensor([[1 + 2 * e1 + 4 * e9], [e1 + 2 + 4 * e4], [e9 + 2 * e4 + 4]],
+                            dtype=torch.float64)
     torch.testing.assert_close(gaussian_filter_dense(f, v), expected)
 
 
@@ -66,11 +66,12 @@ def test_dense_filter_backward_is_kernel_times_grad():
     torch.testing.assert_close(v.grad[0], _explicit_kernel(f[0]) @ g[0])
     # features with grad: plain autograd path, same forward
     fr = f.clone().requires_grad_(True)
-    torch.testing.assert_close(gaussian_filter_dense(fr, v.detach()),
-                               gaussian_filter_dense(f, v.detach()))
+    torch.testing.assert_close(
+        gaussian_filter_dense(fr, v.detach()), gaussian_filter_dense(f, v.detach()))
 
 
 # --------------------------------------------------------------- lattice geometry
+
 
 @pytest.mark.parametrize('d', [1, 2, 3, 5])
 def test_elevation_is_scaled_isometry_onto_hyperplane(d):
@@ -81,8 +82,7 @@ def test_elevation_is_scaled_isometry_onto_hyperplane(d):
     torch.testing.assert_close(e.sum(1), torch.zeros(40, dtype=torch.float64))
     # |E f1 - E f2| = (d + 1) sqrt(2/3) |f1 - f2|
     inv_std = (d + 1) * math.sqrt(2 / 3)
-    torch.testing.assert_close(torch.cdist(e, e), inv_std * torch.cdist(f, f), rtol=1e-6,
-                               atol=1e-6)
+    torch.testing.assert_close(torch.cdist(e, e), inv_std * torch.cdist(f, f), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize('d', [1, 2, 3, 5])
@@ -93,8 +93,8 @@ def test_barycentric_weights_reconstruct_the_point(d):
     elevated = lat._elevate(f)
     rem0, rank = lat._enclosing_simplex(elevated)
     w = lat._barycentric(elevated, rem0, rank)
-    keys = lat._vertex_keys(rem0, rank)                                   # (P, d+1, d)
-    full = torch.cat([keys, -keys.sum(-1, keepdim=True)], -1)              # zero-sum coords
+    keys = lat._vertex_keys(rem0, rank)  # (P, d+1, d)
+    full = torch.cat([keys, -keys.sum(-1, keepdim=True)], -1)  # zero-sum coords
     r = torch.arange(d + 1).view(1, -1, 1)
     # vertex r is a remainder-r lattice point: every coordinate = r mod (d + 1)
     assert torch.equal(torch.remainder(full - r, d + 1), torch.zeros_like(full))
@@ -124,6 +124,7 @@ def test_neighbours_are_symmetric():
 
 
 # --------------------------------------------------------------- lattice values
+
 
 def test_isolated_point_1d_by_hand():
     # d = 1: the point at 0 touches the vertices 0 and 1 (barycentric 1, 0); two
@@ -165,8 +166,8 @@ def test_lattice_is_linear_and_constant_signals_are_exact():
     torch.manual_seed(4)
     lat = PermutohedralLattice(torch.randn(2, 150, 5))
     u, v = torch.rand(2, 150, 3), torch.rand(2, 150, 3)
-    torch.testing.assert_close(lat.filter(2 * u - 3 * v), 2 * lat.filter(u) - 3 * lat.filter(v),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        lat.filter(2 * u - 3 * v), 2 * lat.filter(u) - 3 * lat.filter(v), rtol=1e-5, atol=1e-5)
     ones = torch.ones(2, 150, 1)
     norm = lat.filter(ones)
     # a constant signal: the filter of c is c times the filter of 1, so the
@@ -186,8 +187,11 @@ def test_batch_images_do_not_interact_and_order_does_not_matter():
     same = permutohedral_filter(f[:1].expand(2, -1, -1), v[:1].expand(2, -1, -1))
     torch.testing.assert_close(same[0], same[1])
     perm_idx = torch.randperm(120)
-    torch.testing.assert_close(permutohedral_filter(f[0, perm_idx], v[0, perm_idx]),
-                               out[0, perm_idx], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        permutohedral_filter(f[0, perm_idx], v[0, perm_idx]),
+        out[0, perm_idx],
+        rtol=1e-5,
+        atol=1e-6)
 
 
 def test_far_clusters_are_independent():
@@ -213,13 +217,13 @@ def test_lattice_gradient_is_the_transposed_operator():
     torch.manual_seed(8)
     lat = PermutohedralLattice(torch.randn(1, 20, 3, dtype=torch.float64))
     v = torch.rand(1, 20, 1, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lat.filter, (v,))
+    assert torch.autograd.gradcheck(lat.filter, (v, ))
     # the operator as a matrix is NOT symmetric: blur passes along different
     # directions do not commute on a partial lattice (the official extension
     # gives the same matrix; measured ||A - A^T|| / ||A|| = 0.10 on a 20 x 24
     # photo-like image). So autograd's A^T g differs from the A g that rloss's
     # hand-written gradient assumes.
-    A = lat.filter(torch.eye(20, dtype=torch.float64).unsqueeze(0))[0]      # column j = A e_j
+    A = lat.filter(torch.eye(20, dtype=torch.float64).unsqueeze(0))[0]  # column j = A e_j
     assert (A - A.T).norm() / A.norm() > 0.05
     g = torch.rand(1, 20, 1, dtype=torch.float64)
     (lat.filter(v) * g).sum().backward()
@@ -235,14 +239,18 @@ def test_lattice_against_dense_on_photo_like_images():
         img = _synthetic_image(40, 48, seed)
         f = _bilateral(img, 15., 50.)
         g = torch.Generator().manual_seed(100 + seed)
-        v = torch.softmax(F.interpolate(torch.randn(1, 3, 5, 6, generator=g) * 3, size=(40, 48),
-                                        mode='bilinear', align_corners=False), 1)
+        v = torch.softmax(
+            F.interpolate(
+                torch.randn(1, 3, 5, 6, generator=g) * 3,
+                size=(40, 48),
+                mode='bilinear',
+                align_corners=False), 1)
         v = v.flatten(2).transpose(1, 2)
         p, e = permutohedral_filter(f, v), gaussian_filter_dense(f, v)
         scale = (p * e).sum() / (p * p).sum()
         assert 0.45 < 1 / scale < 0.62
         assert ((scale * p - e).norm() / e.norm()) < 0.09
-        assert ((p - e).norm() / e.norm()) > 0.3      # the raw lattice is NOT the exact sum
+        assert ((p - e).norm() / e.norm()) > 0.3  # the raw lattice is NOT the exact sum
 
 
 def test_dense_grid_2d_ratio():
@@ -264,5 +272,8 @@ def test_cuda_matches_cpu():
     cpu = permutohedral_filter(f, v)
     gpu = permutohedral_filter(f.cuda(), v.cuda())
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(gaussian_filter_dense(f.cuda(), v.cuda()).cpu(),
-                               gaussian_filter_dense(f, v), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(
+        gaussian_filter_dense(f.cuda(), v.cuda()).cpu(),
+        gaussian_filter_dense(f, v),
+        rtol=1e-4,
+        atol=1e-4)

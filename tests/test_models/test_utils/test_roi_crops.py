@@ -36,8 +36,8 @@ def test_flags_at_exactly_the_threshold():
     # 7x7 image, 5x5 crops: margin 2, candidates roi[2:5, 2:5] = 3x3, corners y0, x0 in {0,1,2}
     # roi is 0 on the candidate pixels, so all 9 are drawn (crop_num = 9)
     roi = torch.zeros(1, 7, 7, dtype=torch.long)
-    roi[0, 0, 0:3] = torch.tensor([2, 2, 1])     # row 0: sum 5 in cols 0..2
-    roi[0, 6, 4:7] = torch.tensor([2, 2, 2])     # row 6: sum 6 in cols 4..6
+    roi[0, 0, 0:3] = torch.tensor([2, 2, 1])  # row 0: sum 5 in cols 0..2
+    roi[0, 6, 4:7] = torch.tensor([2, 2, 2])  # row 6: sum 6 in cols 4..6
     # crop sums (crop = rows y0..y0+4, cols x0..x0+4), ratio = sum / 25, negative if <= .2:
     #   y0=0: x0=0 -> 2+2+1 = 5 (.20, neg: exactly the threshold), x0=1 -> 2+1 = 3, x0=2 -> 1
     #   y0=1: rows 1..5 hold nothing -> 0
@@ -45,13 +45,13 @@ def test_flags_at_exactly_the_threshold():
     expected = {(y, x): 0 for y in range(3) for x in range(3)}
     expected[(2, 2)] = 1
     img = _coord_image(7, 7)
-    crops, flags = crop_from_roi_neg(img, roi, crop_num=9, crop_size=5,
-                                     generator=torch.Generator().manual_seed(0))
+    crops, flags = crop_from_roi_neg(
+        img, roi, crop_num=9, crop_size=5, generator=torch.Generator().manual_seed(0))
     assert len(crops) == 9 and all(c.shape == (1, 3, 5, 5) for c in crops)
     assert flags.shape == (1, 11) and flags.dtype == torch.long
-    assert flags[0, :2].tolist() == [1, 1]                 # global views
+    assert flags[0, :2].tolist() == [1, 1]  # global views
     corners = _corners(crops)
-    assert sorted(corners) == sorted(expected)             # every position once
+    assert sorted(corners) == sorted(expected)  # every position once
     for k, (y0, x0) in enumerate(corners):
         assert flags[0, 2 + k].item() == expected[(y0, x0)], (y0, x0)
         assert torch.equal(crops[k][0], img[0, :, y0:y0 + 5, x0:x0 + 5])
@@ -70,8 +70,8 @@ def test_only_non_confident_centres_are_drawn():
     roi[0, 5, 2] = 0
     img = _coord_image(8, 8)
     for seed in range(5):
-        crops, flags = crop_from_roi_neg(img, roi, crop_num=2, crop_size=4,
-                                         generator=torch.Generator().manual_seed(seed))
+        crops, flags = crop_from_roi_neg(
+            img, roi, crop_num=2, crop_size=4, generator=torch.Generator().manual_seed(seed))
         assert sorted(_corners(crops)) == [(1, 2), (3, 0)]
         # crop (1, 2): rows 1..4, cols 2..5 -> 2s on rows 2..4 x cols 2..5 (12 px) except
         #   (3, 4) = 1: 11 * 2 + 1 = 23 > .2 * 16 = 3.2 -> positive; same for (3, 0):
@@ -86,12 +86,12 @@ def test_fallback_to_all_positions():
     img = _coord_image(6, 6)
     seen = set()
     for seed in range(20):
-        crops, flags = crop_from_roi_neg(img, roi, crop_num=3, crop_size=4,
-                                         generator=torch.Generator().manual_seed(seed))
+        crops, flags = crop_from_roi_neg(
+            img, roi, crop_num=3, crop_size=4, generator=torch.Generator().manual_seed(seed))
         corners = _corners(crops)
-        assert len(set(corners)) == 3                        # without replacement
+        assert len(set(corners)) == 3  # without replacement
         seen.update(corners)
-        assert flags[0, 2:].tolist() == [1, 1, 1]           # mostly-2 crops are positive
+        assert flags[0, 2:].tolist() == [1, 1, 1]  # mostly-2 crops are positive
     # candidates roi[2:4, 2:4] -> corners {0, 1}^2; 20 draws of 3 out of 4 reach all of them
     assert seen == {(0, 0), (0, 1), (1, 0), (1, 1)}
 
@@ -110,7 +110,7 @@ def _reference(images, roi, crop_num, crop_size):
         for k in range(crop_num):
             y0, x0 = pick[k, 0], pick[k, 1]
             crops[i, k] = images[i, :, y0:y0 + crop_size, x0:x0 + crop_size]
-            if roi[i, y0:y0 + crop_size, x0:x0 + crop_size].sum() / (crop_size ** 2) <= 0.2:
+            if roi[i, y0:y0 + crop_size, x0:x0 + crop_size].sum() / (crop_size**2) <= 0.2:
                 flags[i, k + 2] = 0
     return [crops[:, k] for k in range(crop_num)], flags
 
@@ -121,7 +121,7 @@ def test_matches_the_loop_with_the_global_rng():
     cam = torch.rand(3, 2, 40, 36, generator=g)
     labels = torch.tensor([[1., 0.], [1., 1.], [0., 1.]])
     roi = cam_to_roi_mask(cam, labels)
-    roi[2] = 2                                          # image 2 falls back to all positions
+    roi[2] = 2  # image 2 falls back to all positions
     torch.manual_seed(11)
     ref_crops, ref_flags = _reference(images, roi, 8, 12)
     torch.manual_seed(11)
@@ -137,8 +137,11 @@ def test_matches_the_loop_with_the_global_rng():
 
 
 def test_checks():
-    with pytest.raises(ValueError):       # 6x6 with 4x4 crops has 2x2 = 4 positions < 5
-        crop_from_roi_neg(torch.zeros(1, 3, 6, 6), torch.zeros(1, 6, 6, dtype=torch.long),
-                          crop_num=5, crop_size=4)
+    with pytest.raises(ValueError):  # 6x6 with 4x4 crops has 2x2 = 4 positions < 5
+        crop_from_roi_neg(
+            torch.zeros(1, 3, 6, 6),
+            torch.zeros(1, 6, 6, dtype=torch.long),
+            crop_num=5,
+            crop_size=4)
     with pytest.raises(ValueError):
         crop_from_roi_neg(torch.zeros(1, 3, 6, 6), torch.zeros(1, 5, 6, dtype=torch.long))

@@ -45,8 +45,13 @@ class SegTerm(LossTerm):
         empty: for ``'bg_fg'``, see :func:`bg_fg_seg_loss`.
     """
 
-    def __init__(self, name: str = 'seg', branch: str = 'net', label: str = 'seg',
-                 loss: str = 'head', empty: Optional[str] = None, **kwargs) -> None:
+    def __init__(self,
+                 name: str = 'seg',
+                 branch: str = 'net',
+                 label: str = 'seg',
+                 loss: str = 'head',
+                 empty: Optional[str] = None,
+                 **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         if loss not in ('head', 'bg_fg'):
             raise ValueError(f"SegTerm loss must be 'head' or 'bg_fg', got {loss!r}")
@@ -60,8 +65,8 @@ class SegTerm(LossTerm):
         label = ctx.require('pseudo', self.label)
         if self.loss == 'bg_fg':
             from ..seg_loss import bg_fg_seg_loss
-            logits = F.interpolate(out.seg_logits, size=label.shape[-2:], mode='bilinear',
-                                   align_corners=False)
+            logits = F.interpolate(
+                out.seg_logits, size=label.shape[-2:], mode='bilinear', align_corners=False)
             kw = {} if self.empty is None else dict(empty=self.empty)
             return {'loss_seg': bg_fg_seg_loss(logits, label, **kw)}
         head = ctx.extras['decode_heads'][self.branch]

@@ -46,8 +46,12 @@ class PTCTerm(LossTerm):
             (ToCo's ``_x4``: post-norm last block, the decoder's input).
     """
 
-    def __init__(self, name: str = 'ptc', branch: str = 'net', label: str = 'aff',
-                 feature_index: int = -1, **kwargs) -> None:
+    def __init__(self,
+                 name: str = 'ptc',
+                 branch: str = 'net',
+                 label: str = 'aff',
+                 feature_index: int = -1,
+                 **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         self.branch, self.label, self.feature_index = branch, label, feature_index
 
@@ -126,8 +130,8 @@ class CTCTerm(LossTerm):
         cams = get_multi_scale_cams(ctx, self.roi_cam, self.multi_scale)
         roi = cam_to_roi_mask(cams.detach(), ctx.img_labels, *self.roi_thr)
         local = ctx.require('views', self.local_view)
-        crops, flags = crop_from_roi_neg(local, roi, self.crop_num, self.crop_size,
-                                         neg_thr=self.neg_thr)
+        crops, flags = crop_from_roi_neg(
+            local, roi, self.crop_num, self.crop_size, neg_thr=self.neg_thr)
         g1 = _cls_token(out.feats)
         g2 = _cls_token(branch.extract_feat(ctx.require('views', self.global_view)))
         loc = _cls_token(branch.extract_feat(torch.cat(crops, 0)))
@@ -135,8 +139,10 @@ class CTCTerm(LossTerm):
         teacher = self.teacher(torch.cat([g1, g2], 0).detach())
         student = self.head(torch.cat([g1, g2, loc], 0))
         n_neg = (flags[:, 2:] == 0).sum().float()
-        return {'loss_ctc': ctc_loss_neg(student, teacher, flags.to(student.device), self.temp),
-                'neg_crops': n_neg}
+        return {
+            'loss_ctc': ctc_loss_neg(student, teacher, flags.to(student.device), self.temp),
+            'neg_crops': n_neg
+        }
 
 
 @MODELS.register_module()
@@ -150,8 +156,12 @@ class EnergyTerm(LossTerm):
     (:class:`~mmwsss.models.losses.DenseEnergyLoss`).
     """
 
-    def __init__(self, name: str = 'reg', branch: str = 'net', label: str = 'seg',
-                 loss: Optional[dict] = None, **kwargs) -> None:
+    def __init__(self,
+                 name: str = 'reg',
+                 branch: str = 'net',
+                 label: str = 'seg',
+                 loss: Optional[dict] = None,
+                 **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         self.branch, self.label = branch, label
         self.loss = MODELS.build(dict(dict(type='DenseEnergyLoss'), **(loss or {})))
@@ -159,8 +169,8 @@ class EnergyTerm(LossTerm):
     def compute(self, ctx: TrainContext) -> Dict[str, Tensor]:
         out = ctx.require('branches', self.branch)
         label = ctx.require('pseudo', self.label)
-        logits = F.interpolate(out.seg_logits, size=label.shape[-2:], mode='bilinear',
-                               align_corners=False)
+        logits = F.interpolate(
+            out.seg_logits, size=label.shape[-2:], mode='bilinear', align_corners=False)
         probs = logits.softmax(1)
         rois = ctx.valid_mask.float() if ctx.valid_mask is not None else \
             torch.ones_like(probs[:, 0])
