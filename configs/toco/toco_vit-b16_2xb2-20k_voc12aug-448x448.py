@@ -34,12 +34,20 @@ train_pipeline = [
     dict(type='mmseg.RandomCrop', crop_size=crop_size, cat_max_ratio=1.0),
     dict(type='PackWSSSViews', keys=('view2', )),
 ]
+# ToCo's validate() resizes every image to 448x448 (its ViT needs whole patches);
+# predictions are resized back to the original size for scoring
+test_pipeline = [
+    dict(type='LoadWSSSImageFromFile'),
+    dict(type='Resize', scale=crop_size, keep_ratio=False),
+    dict(type='LoadWSSSAnnotations'),
+    dict(type='PackWSSSInputs'),
+]
 _data = dict(data_root=data_root)
 train_dataloader = dict(
     batch_size=batch_size, num_workers=4, dataset=dict(pipeline=train_pipeline, **_data))
-val_dataloader = dict(dataset=_data)
-test_dataloader = dict(dataset=_data)
-pseudo_label_dataloader = dict(dataset=_data)
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline, **_data))
+test_dataloader = val_dataloader
+pseudo_label_dataloader = dict(dataset=dict(pipeline=test_pipeline, **_data))
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2000)
 val_cfg = dict(type='ValLoop')

@@ -16,6 +16,7 @@ from mmengine.structures import BaseDataElement
 from torch import Tensor
 
 from mmwsss.registry import METRICS
+from mmwsss.structures.img_labels import img_label_of
 from mmwsss.utils.checks import check_finite
 from mmwsss.utils.io import (atomic_save_npz, atomic_write_json, atomic_write_png, output_key,
                              read_cams_npz)
@@ -179,22 +180,8 @@ class CAMMetric(BaseMetric):
         return len(classes) if classes else None
 
     def _img_labels(self, sample: Any, num_fg: int, name: str) -> Optional[Tensor]:
-        labels = _field(sample, 'img_labels')
-        if labels is not None:
-            labels = torch.as_tensor(list(labels), dtype=torch.long).reshape(-1)
-            if labels.numel() and (labels.min() < 0 or labels.max() >= num_fg):
-                raise ValueError(f'{name}: img_labels {labels.tolist()} outside the '
-                                 f'{num_fg} foreground classes')
-            multi_hot = torch.zeros(num_fg)
-            multi_hot[labels] = 1
-            return multi_hot
-        multi_hot = _field(sample, 'gt_img_label')
-        if multi_hot is not None:
-            multi_hot = torch.as_tensor(multi_hot).float().reshape(-1)
-            if multi_hot.numel() != num_fg:
-                raise ValueError(f'{name}: gt_img_label has {multi_hot.numel()} '
-                                 f'entries for {num_fg} CAM channels')
-        return multi_hot
+        """(C,) multi-hot labels through the one reader, None when the sample has none."""
+        return img_label_of(sample, num_fg, required=False)
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Store a sparse count table per image (small enough to gather across

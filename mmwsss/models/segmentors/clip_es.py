@@ -25,7 +25,7 @@ from mmseg.models.segmentors.base import BaseSegmentor
 from torch import Tensor
 
 from mmwsss.registry import MODELS
-from mmwsss.structures import WSSSDataSample
+from mmwsss.structures import WSSSDataSample, img_label_of
 from ..foundation.class_names import CLIP_ES_TEMPLATES
 from ..foundation.clip_es_ops import (CLIP_ES_INPUT_RESIZE, caa_refine, cam_box_mask,
                                       clip_es_resize, grad_cam, minmax_scale, sinkhorn_affinity)
@@ -34,21 +34,8 @@ from ..utils.image_norm import preprocessor_stats
 
 
 def labels_from_sample(sample, num_classes: int) -> List[int]:
-    """Foreground indices of an image from metainfo 'img_labels' (or gt_img_label)."""
-    meta = sample.metainfo
-    if 'img_labels' in meta:
-        labels = [int(k) for k in meta['img_labels']]
-    elif 'gt_img_label' in sample:
-        labels = sample.gt_img_label.nonzero().flatten().tolist()
-    else:
-        raise KeyError(f"data sample of {meta.get('img_path', '?')} has neither "
-                       "metainfo 'img_labels' nor gt_img_label: CLIP-ES needs the "
-                       'image-level labels')
-    bad = [k for k in labels if not 0 <= k < num_classes]
-    if bad:
-        raise ValueError(f"img_labels {bad} of {meta.get('img_path', '?')} are outside "
-                         f'0..{num_classes - 1}')
-    return sorted(set(labels))
+    """Foreground indices of an image (the one reader, :func:`img_label_of`)."""
+    return img_label_of(sample, num_classes).nonzero().flatten().tolist()
 
 
 @MODELS.register_module()

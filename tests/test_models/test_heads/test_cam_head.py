@@ -90,3 +90,15 @@ def test_bad_pool():
         CAMHead(in_channels=2, num_classes=1, pool='avg')
     with pytest.raises(ValueError, match='r must be'):
         CAMHead(in_channels=2, num_classes=1, pool=dict(type='LSEPool', r=0))
+
+
+def test_one_reader_precedence_and_dict_samples():
+    """gt_img_label wins over the metainfo indices; evaluator dicts read the same way."""
+    from mmwsss.structures import img_label_of
+    s = WSSSDataSample(metainfo=dict(img_labels=[0], img_path='e.jpg'))
+    s.gt_img_label = torch.tensor([0., 1., 0.])
+    assert img_label_of(s, 3).tolist() == [0., 1., 0.]
+    assert img_label_of(s.to_dict(), 3).tolist() == [0., 1., 0.]
+    meta_only = WSSSDataSample(metainfo=dict(img_labels=[2], img_path='f.jpg'))
+    assert img_label_of(meta_only.to_dict(), 3).tolist() == [0., 0., 1.]
+    assert img_label_of(WSSSDataSample(), 3, required=False) is None
