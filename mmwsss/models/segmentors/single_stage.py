@@ -24,7 +24,7 @@ from mmengine.config import ConfigDict
 from mmengine.logging import MessageHub
 from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
-from mmseg.utils import OptSampleList, SampleList
+from mmseg.utils import OptSampleList, SampleList, add_prefix
 from torch import Tensor, nn
 
 from mmwsss.registry import MODELS
@@ -35,10 +35,6 @@ from .branch import WSSSBranch, in_parent_scope  # noqa: F401 (re-exported)
 from .cam_classifier import CAMPredictMixin, build_cam_cfg
 
 DEFAULT_BRANCH = 'net'
-
-
-def _add_prefix(losses: Dict[str, Tensor], prefix: str) -> Dict[str, Tensor]:
-    return {f'{prefix}.{k}': v for k, v in losses.items()}
 
 
 @MODELS.register_module()
@@ -241,7 +237,7 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         losses: Dict[str, Tensor] = {}
         for term in self.loss_terms:
             with self._stage(f'term.{term.name}'):
-                out = _add_prefix(term(ctx), term.name)
+                out = add_prefix(term(ctx), term.name)
             clash = sorted(set(out) & set(losses))
             if clash:
                 raise KeyError(f"loss term '{term.name}' produces keys already set: {clash}")

@@ -1,11 +1,11 @@
 # Score the CAM seeds of the CPU ToCo model on the TRAINING images, as ToCo's validate()
 # reports its "CAM" row (final CAM, multi-scale (1, 0.5, 1.5) + flip, ToCo's merge order):
-#   python3 tools/test.py configs/toco/toco-seeds_vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py \
-#       work_dirs/toco_coco-mini/iter_200.pth
+#   python3 tools/test.py configs/toco/toco-seeds_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py \
+#       work_dirs/toco_coco-mini/iter_400.pth
 # The CAMMetric sweeps the background threshold; ToCo's fixed rule is
 #   --cfg-options test_evaluator.bg_thr=0.5
 # and the aux CAM: --cfg-options model.test_cfg.cam_head=aux
-_base_ = ['./toco_vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py']
+_base_ = ['./toco_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py']
 model = dict(test_cfg=dict(predict_source='cam', crf=None))
 test_dataloader = dict(dataset=dict(ann_file='ImageSets/Segmentation/train.txt'))
 test_evaluator = dict(_delete_=True, type='CAMMetric')
