@@ -38,6 +38,7 @@ from mmengine.dataset import DefaultSampler, pseudo_collate
 from mmengine.dist import barrier, get_dist_info, init_dist
 from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
+from torch.utils.data import Subset as TorchSubset
 
 import mmwsss  # noqa: F401
 from mmwsss.datasets.transforms.loading import decode_image
@@ -171,7 +172,11 @@ def main(argv=None) -> dict:
             f'[pseudo labels] {len(dataset)} images, {n_done} already written, '
             f'{len(todo)} to do -> {args.out_dir}',
             flush=True)
-    subset = dataset.get_subset(todo) if todo else None
+    # A view of the images still to do. Not BaseDataset.get_subset: mmengine 0.10.7 deep-copies
+    # the dataset with a `memo` dict that is a shared default argument, so in a process that
+    # builds datasets repeatedly a stale id can map a pipeline transform to an old dataset
+    # ("'WSSSVOCDataset' object is not callable", seen about once in 20 test runs).
+    subset = TorchSubset(dataset, todo) if todo else None
     key_of = {dataset.get_data_info(idx)['img_path']: keys[idx] for idx in todo}
 
     written = 0
