@@ -128,8 +128,11 @@ class CAMClassifier(CAMPredictMixin, EncoderDecoder):
 
     ``test_cfg`` keys (defaults: IRN's recipe, ``CAM_PRESETS['irn']``):
         preset: 'irn' | 'toco' to start from a preset;
-        scales, flip, flip_merge, scale_merge, relu_first, norm, align_corners:
-            see :func:`multi_scale_cams`;
+        scales, flip, flip_merge, scale_merge, relu_first, norm, align_corners,
+        resize_before_merge, input_resize ('scale_factor' | 'size_int' |
+        'pil_bicubic'), out_stride: see :func:`multi_scale_cams` (the irn preset
+        uses IRN's PIL-bicubic inputs and its 16-multiple upsample-then-crop, the
+        toco preset ToCo's resize-then-max order and int(s*h) input sizes);
         bg_thr, ignore_band: see :func:`cam_to_label`;
         use_img_labels: mask CAMs with the image labels (default True; the
             WSSS seed protocol). Without labels all classes are kept.
