@@ -1,2 +1,8 @@
-from .hooks import *  # noqa: F401,F403
-from .schedulers import *  # noqa: F401,F403
+# Importing the package registers its hooks and schedulers (the registries' `locations`).
+from .hooks import ATOMIC_BACKEND, AtomicCheckpointHook, AtomicLocalBackend
+from .schedulers import PolyWarmupLR, PolyWarmupParamScheduler, poly_warmup_factor
+
+__all__ = [
+    'ATOMIC_BACKEND', 'AtomicCheckpointHook', 'AtomicLocalBackend', 'PolyWarmupLR',
+    'PolyWarmupParamScheduler', 'poly_warmup_factor'
+]

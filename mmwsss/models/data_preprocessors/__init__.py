@@ -2,6 +2,6 @@ from .photometric import (DUPL_RANDAUG_OPS, TOCO_JITTER, PhotometricView, Strong
                           pil_gaussian_blur)
 
 __all__ = ['DUPL_RANDAUG_OPS', 'TOCO_JITTER', 'PhotometricView', 'StrongView', 'pil_gaussian_blur']
-from .wsss_data_preprocessor import WSSSDataPreProcessor  # noqa: E402
+from .wsss_data_preprocessor import WSSSDataPreProcessor, valid_mask_from_samples
 
-__all__ += ['WSSSDataPreProcessor']
+__all__ += ['WSSSDataPreProcessor', 'valid_mask_from_samples']

@@ -32,6 +32,17 @@ from ..utils.image_norm import normalize
 FLIP_MODES = ('main', 'own')
 
 
+def valid_mask_from_samples(samples, size, device=None) -> Tensor:
+    """(B, H, W) bool: True on each sample's ``img_shape`` region of a batch padded
+    right/bottom to ``size`` (mmseg's ``stack_batch``), False on the padding."""
+    h, w = size
+    valid = torch.zeros(len(samples), h, w, dtype=torch.bool, device=device)
+    for i, s in enumerate(samples):
+        ih, iw = s.metainfo.get('img_shape', (h, w))[:2]
+        valid[i, :ih, :iw] = True
+    return valid
+
+
 def _build(cfg: Union[None, dict, nn.Module]) -> Optional[nn.Module]:
     if cfg is None or isinstance(cfg, nn.Module):
         return cfg
@@ -130,15 +141,6 @@ class WSSSDataPreProcessor(SegDataPreProcessor):
         # images here are already in the output order, so no flip.
         return normalize(img, mean, std, bgr_to_rgb=True)
 
-    @staticmethod
-    def _valid_mask(samples, shape) -> Tensor:
-        b, h, w = shape
-        valid = torch.zeros(b, h, w, dtype=torch.bool)
-        for i, s in enumerate(samples):
-            ih, iw = s.metainfo.get('img_shape', (h, w))[:2]
-            valid[i, :ih, :iw] = True
-        return valid
-
     def _view_source(self, name: str, source: str, samples, padded: Tensor) -> Tensor:
         if source == 'img':
             return padded
@@ -171,7 +173,7 @@ class WSSSDataPreProcessor(SegDataPreProcessor):
             size_divisor=self.size_divisor,
             pad_val=self.raw_pad_val,
             seg_pad_val=self.seg_pad_val)
-        valid = self._valid_mask(samples, (padded.shape[0], *padded.shape[-2:])).to(padded.device)
+        valid = valid_mask_from_samples(samples, padded.shape[-2:], padded.device)
         main = padded
         flipped = torch.zeros(padded.shape[0], dtype=torch.bool, device=padded.device)
         if self.main_view is not None:

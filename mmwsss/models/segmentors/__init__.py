@@ -1,7 +1,11 @@
+from .branch import WSSSBranch, in_parent_scope
 from .cam_classifier import CAMClassifier, CAMPredictMixin, build_cam_cfg
 from .single_stage import SingleStageWSSS
 
-__all__ = ['CAMClassifier', 'CAMPredictMixin', 'SingleStageWSSS', 'build_cam_cfg']
+__all__ = [
+    'CAMClassifier', 'CAMPredictMixin', 'SingleStageWSSS', 'build_cam_cfg', 'WSSSBranch',
+    'in_parent_scope'
+]
 from .center_prior import CenterPriorCAM  # noqa: E402
 
 __all__ += ['CenterPriorCAM']

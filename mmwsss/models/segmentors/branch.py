@@ -7,7 +7,6 @@ own ``in_index``) or a named token map of a token backbone (``source='aux'``:
 """
 from typing import Callable, Dict, Optional, Sequence
 
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
@@ -122,10 +121,3 @@ class WSSSBranch(BaseModule):
         if name not in self.cam_heads:
             raise KeyError(f"no CAM head '{name}'; heads: {list(self.cam_heads)}")
         return lambda x: self.cam_head_forward(name, self.extract_feat(x))[1]
-
-
-def resize_like(x: Tensor, size, align_corners: bool = False) -> Tensor:
-    """Bilinear resize of (B, C, h, w) to ``size`` (no-op when equal)."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=align_corners)

@@ -29,9 +29,10 @@ from torch import Tensor, nn
 
 from mmwsss.registry import MODELS
 from mmwsss.structures import TrainContext, WSSSBatch, stack_img_labels
+from ..data_preprocessors.wsss_data_preprocessor import valid_mask_from_samples
 from ..label_sources.multi_scale import precompute_multi_scale, requests_of
 from ..utils.image_norm import denormalize, preprocessor_stats
-from .branch import WSSSBranch, in_parent_scope  # noqa: F401 (re-exported)
+from ..utils.seg_inference import multi_scale_seg_logits
 from .cam_classifier import CAMPredictMixin, build_cam_cfg
 
 DEFAULT_BRANCH = 'net'
@@ -169,11 +170,7 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         num = next(iter(c.values())).num_classes if len(c) else None
         labels = stack_img_labels(data_samples, num, inputs.device) if num else None
         img = denormalize(inputs, **preprocessor_stats(self.data_preprocessor))
-        valid = torch.zeros(
-            inputs.shape[0], *inputs.shape[-2:], dtype=torch.bool, device=inputs.device)
-        for i, s in enumerate(data_samples):
-            h, w = s.metainfo.get('img_shape', inputs.shape[-2:])[:2]
-            valid[i, :h, :w] = True
+        valid = valid_mask_from_samples(data_samples, inputs.shape[-2:], inputs.device)
         return WSSSBatch(img=img, img_labels=labels, valid_mask=valid)
 
     # ------------------------------------------------------------ training
@@ -258,33 +255,16 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
             align_corners=self.align_corners)
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
-        """Segmentation logits at the input size, multi-scale if configured.
-
-        ToCo's ``infer_seg_voc.py``: per scale s the input is resized to
-        (int(s*h), int(s*w)), the image and its flip are run, both logits are
-        resized to the input size and summed; scales are max-merged.
-        """
+        """Segmentation logits at the input size, multi-scale if configured
+        (:func:`multi_scale_seg_logits`, ToCo's ``infer_seg_voc.py`` rule)."""
         cfg = self.test_cfg
-        scales = cfg.get('seg_scales', (1.0, ))
-        flip = cfg.get('seg_flip', False)
-        h, w = inputs.shape[-2:]
-        per_scale = []
-        for s in scales:
-            x = inputs if s == 1.0 else F.interpolate(
-                inputs, size=(int(s * h), int(s * w)), mode='bilinear', align_corners=False)
-            if flip:
-                x = torch.cat([x, x.flip(-1)], 0)
-            logits = F.interpolate(
-                self._seg_logits(x), size=(h, w), mode='bilinear', align_corners=False)
-            if flip:
-                b = inputs.shape[0]
-                a, f = logits[:b], logits[b:].flip(-1)
-                logits = a + f if cfg.get('seg_flip_merge', 'sum') == 'sum' \
-                    else torch.maximum(a, f)
-            per_scale.append(logits)
-        stacked = torch.stack(per_scale, 0)
-        merge = cfg.get('seg_scale_merge', 'max')
-        return stacked.max(0)[0] if merge == 'max' else stacked.mean(0)
+        return multi_scale_seg_logits(
+            self._seg_logits,
+            inputs,
+            scales=cfg.get('seg_scales', (1.0, )),
+            flip=cfg.get('seg_flip', False),
+            flip_merge=cfg.get('seg_flip_merge', 'sum'),
+            scale_merge=cfg.get('seg_scale_merge', 'max'))
 
     def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
         if self.predict_source == 'cam':

@@ -16,3 +16,6 @@ __all__ += [
 from .roi_crops import cam_to_roi_mask, crop_from_roi_neg
 
 __all__ += ['cam_to_roi_mask', 'crop_from_roi_neg']
+from .seg_inference import multi_scale_seg_logits
+
+__all__ += ['multi_scale_seg_logits']

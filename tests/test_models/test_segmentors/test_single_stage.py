@@ -190,7 +190,12 @@ def test_predict_source_cam_uses_named_head():
     model.eval()
     out = model.predict(inputs / 255., samples)
     assert out[0].cams.data.shape == (C, 32, 32)
-    assert out[0].pred_sem_seg.data.shape == (1, 32, 32)
+    # sample 0 is labelled {0, 1}: class 2's CAM is zeroed, the others peak at 1
+    cams = out[0].cams.data
+    assert cams[2].abs().max() == 0
+    # the label is cam_to_label of those CAMs at ToCo's bkg 0.5
+    from mmwsss.models.utils import cam_to_label
+    assert torch.equal(out[0].pred_sem_seg.data, cam_to_label(cams[None], bg_thr=0.5))
 
 
 def test_multi_scale_label_sources_share_one_pass():
