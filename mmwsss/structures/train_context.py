@@ -64,6 +64,9 @@ class TrainContext:
             labels go to ``pseudo``, never into a shared ``gt_sem_seg``).
         iter: the training iteration (0-based, mmengine's ``runner.iter``).
         branches: :class:`BranchOutput` by branch name.
+        passes: :class:`BranchOutput` of the segmentor's ``view_passes`` by pass
+            name (a branch run again on a view: SEAM's x0.3 view, ACR's flip,
+            DuPL's strong view); their CAMs are NOT in ``cams``.
         cams / logits: every CAM head's raw CAMs and logits by head name
             (head names are unique across branches).
         pseudo: pseudo labels (B, h, w) long by label-source name.
@@ -81,6 +84,7 @@ class TrainContext:
     data_samples: List[Any]
     iter: int = 0
     branches: Dict[str, BranchOutput] = field(default_factory=dict)
+    passes: Dict[str, BranchOutput] = field(default_factory=dict)
     cams: Dict[str, Tensor] = field(default_factory=dict)
     logits: Dict[str, Tensor] = field(default_factory=dict)
     pseudo: Dict[str, Tensor] = field(default_factory=dict)

@@ -65,8 +65,9 @@ class WSSSDataPreProcessor(SegDataPreProcessor):
             ToCo flips the image after the crop and keeps the box unflipped
             (False reproduces that quirk).
         views: ``{name: dict(source=..., aug=..., flip=...)}``: ``source`` is
-            ``'img'`` (the padded crop, before the main view's augmentation)
-            or the name of a pipeline view in ``data_sample.views`` (packed by
+            ``'img'`` (the padded crop, before the main view's augmentation),
+            ``'main'`` (the main view after its augmentation: SEAM's and ACR's
+            second views are made from the network input) or the name of a pipeline view in ``data_sample.views`` (packed by
             ``PackWSSSViews``); ``aug`` an optional augmentation module
             config; ``flip``: ``'own'`` (the view draws its own flip, ToCo's
             code) or ``'main'`` (the view shares the main view's flip, so that
@@ -141,9 +142,11 @@ class WSSSDataPreProcessor(SegDataPreProcessor):
         # images here are already in the output order, so no flip.
         return normalize(img, mean, std, bgr_to_rgb=True)
 
-    def _view_source(self, name: str, source: str, samples, padded: Tensor) -> Tensor:
+    def _view_source(self, name: str, source: str, samples, padded: Tensor, main: Tensor) -> Tensor:
         if source == 'img':
             return padded
+        if source == 'main':
+            return main
         imgs = []
         for s in samples:
             views = s.get('views') if hasattr(s, 'get') else None
@@ -186,7 +189,7 @@ class WSSSDataPreProcessor(SegDataPreProcessor):
         if self.num_classes is not None:
             batch.img_labels = stack_img_labels(samples, self.num_classes, padded.device)
         for name, cfg in self.view_cfgs.items():
-            src = self._view_source(name, cfg['source'], samples, padded)
+            src = self._view_source(name, cfg['source'], samples, padded, main)
             if cfg['flip'] == 'main':
                 src = torch.where(flipped[:, None, None, None], src.flip(-1), src)
             aug = self.view_augs[name]

@@ -6,6 +6,7 @@ One training step of :class:`SingleStageWSSS`:
    :class:`~mmwsss.structures.WSSSBatch` (uint8 RGB image, image labels,
    valid mask, extra views);
 2. every branch runs once: backbone -> named CAM heads and the decode head;
+   then every view pass runs a branch on a named view (``ctx.passes``);
 3. multi-scale CAMs requested by the label sources / loss terms are computed
    once per (head, setting);
 4. label sources write ``ctx.pseudo[name]`` in config order;
@@ -49,6 +50,12 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         label_sources: ``{name: label source config}``, run in this order;
             each writes ``ctx.pseudo[name]`` (e.g. ``CAMLabelSource``).
         loss_terms: list of :class:`LossTerm` configs (unique names).
+        view_passes: ``{name: dict(branch, view, cam_heads=None, with_seg=True)}``:
+            after the branches, run ``branch`` again on the preprocessor's view
+            ``view`` (``ctx.views[view]``) with the given CAM heads (None: all)
+            and, if ``with_seg``, its decode head; the output is
+            ``ctx.passes[name]`` (a :class:`BranchOutput`), e.g. SEAM's x0.3
+            view or ACR's flipped batch. One forward per pass, shared by all terms.
         test_cfg: prediction settings:
             ``predict_source``: ``'seg'`` (decode head of ``predict_branch``,
             mmseg's post-processing) or ``'cam'`` (CAMs of ``cam_head``);
@@ -69,6 +76,7 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
                  neck: Optional[dict] = None,
                  label_sources: Optional[Dict[str, dict]] = None,
                  loss_terms: Sequence[dict] = (),
+                 view_passes: Optional[Dict[str, dict]] = None,
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -106,6 +114,7 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         if dup:
             raise ValueError(f'loss term names must be unique, repeated: {dup}')
         self.loss_terms = nn.ModuleList(terms)
+        self.view_passes = self._check_view_passes(view_passes or {})
         self.train_cfg = train_cfg
         test_cfg = ConfigDict(test_cfg or {})
         test_cfg.setdefault('mode', 'whole')
@@ -128,6 +137,34 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         # training step (branch forwards, multi-scale CAMs, each label source and
         # term): tools/analysis_tools/benchmark_single_stage.py times them with it.
         self.stage_hook: Optional[Callable[[str], ContextManager]] = None
+
+    _PASS_KEYS = ('branch', 'view', 'cam_heads', 'with_seg')
+
+    def _check_view_passes(self, passes: Dict[str, dict]) -> Dict[str, dict]:
+        checked = {}
+        for name, cfg in passes.items():
+            cfg = dict(cfg)
+            unknown = sorted(set(cfg) - set(self._PASS_KEYS))
+            if unknown:
+                raise KeyError(f"view pass '{name}': unknown keys {unknown}; "
+                               f'allowed: {list(self._PASS_KEYS)}')
+            for key in ('branch', 'view'):
+                if key not in cfg:
+                    raise KeyError(f"view pass '{name}' needs '{key}'")
+            if cfg['branch'] not in self.branches:
+                raise KeyError(f"view pass '{name}': no branch '{cfg['branch']}'; "
+                               f'branches: {list(self.branches)}')
+            heads = cfg.get('cam_heads')
+            if heads is not None:
+                missing = [h for h in heads if h not in self.branches[cfg['branch']].cam_heads]
+                if missing:
+                    raise KeyError(f"view pass '{name}': branch '{cfg['branch']}' has no CAM "
+                                   f'heads {missing}')
+                cfg['cam_heads'] = tuple(heads)
+            cfg.setdefault('cam_heads', None)
+            cfg.setdefault('with_seg', True)
+            checked[name] = cfg
+        return checked
 
     def _stage(self, name: str) -> ContextManager:
         return self.stage_hook(name) if self.stage_hook is not None else contextlib.nullcontext()
@@ -218,6 +255,11 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
             ctx.extras['decode_heads'][name] = branch.decode_head
             for h in out.cams:
                 ctx.cam_fns[h] = branch.cam_fn(h)
+        for name, cfg in self.view_passes.items():
+            with self._stage(f'pass.{name}'):
+                view = ctx.require('views', cfg['view'])
+                ctx.passes[name] = self.branches[cfg['branch']](
+                    view, cam_names=cfg['cam_heads'], with_seg=cfg['with_seg'])
         return ctx
 
     def loss(self,

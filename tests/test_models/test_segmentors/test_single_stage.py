@@ -253,3 +253,41 @@ def test_needs_branches_or_backbone():
     with pytest.raises(ValueError, match='predict_source'):
         _model(test_cfg=dict(predict_source='both'))
     assert isinstance(_model().branches['net'], nn.Module)
+
+
+def test_view_pass_runs_the_branch_on_a_view():
+    model = _model(
+        loss_terms=[dict(type='_SpyTerm')],
+        view_passes=dict(flip=dict(branch='net', view='flip', with_seg=False)))
+    inputs, samples = demo_wsss_inputs(batch=2, num_classes=C)
+    # a non-symmetric input, so that a pass on the wrong tensor is caught
+    inputs = inputs + torch.arange(32.)[None, None, None] * 3
+    flipped = (inputs / 255.).flip(-1)
+    batch = WSSSBatch(
+        img=inputs.round().clamp(0, 255).to(torch.uint8),
+        img_labels=torch.tensor([[1., 1., 0.], [0., 1., 1.]]),
+        views=dict(flip=flipped))
+    model.loss(inputs / 255., samples, batch)
+    ctx = _SpyTerm.seen['ctx']
+    out = ctx.passes['flip']
+    assert out.seg_logits is None and set(out.cams) == {'main'}
+    assert set(ctx.cams) == {'main'}  # the pass's CAMs stay in ctx.passes
+    expected = model.branches['net'].cam_fn('main')(flipped)
+    assert torch.allclose(out.cams['main'], expected)
+    assert not torch.allclose(out.cams['main'], ctx.cams['main'])
+
+
+def test_view_pass_config_errors():
+    with pytest.raises(KeyError, match="view pass 'v': no branch 'b9'"):
+        _model(view_passes=dict(v=dict(branch='b9', view='x')))
+    with pytest.raises(KeyError, match="view pass 'v' needs 'view'"):
+        _model(view_passes=dict(v=dict(branch='net')))
+    with pytest.raises(KeyError, match="view pass 'v': unknown keys \\['scale'\\]"):
+        _model(view_passes=dict(v=dict(branch='net', view='x', scale=2)))
+    with pytest.raises(KeyError, match="has no CAM heads \\['aux'\\]"):
+        _model(view_passes=dict(v=dict(branch='net', view='x', cam_heads=['aux'])))
+    model = _model(
+        loss_terms=[dict(type='_SpyTerm')], view_passes=dict(v=dict(branch='net', view='x')))
+    inputs, samples = demo_wsss_inputs(batch=1, num_classes=C)
+    with pytest.raises(KeyError, match="no views named 'x'"):
+        model.loss(inputs / 255., samples)

@@ -1,0 +1,3 @@
+from .poly_sgd import PolySGD
+
+__all__ = ['PolySGD']
