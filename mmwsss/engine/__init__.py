@@ -1,4 +1,5 @@
-# Importing the package registers its hooks, optimizers and schedulers (the registries' `locations`).
+# Importing the package registers its hooks, optimizers and schedulers
+# (the registries' `locations`).
 from .hooks import ATOMIC_BACKEND, AtomicCheckpointHook, AtomicLocalBackend
 from .optimizers import PolySGD
 from .schedulers import PolyWarmupLR, PolyWarmupParamScheduler, poly_warmup_factor

@@ -67,7 +67,8 @@ class WSSSDataPreProcessor(SegDataPreProcessor):
         views: ``{name: dict(source=..., aug=..., flip=...)}``: ``source`` is
             ``'img'`` (the padded crop, before the main view's augmentation),
             ``'main'`` (the main view after its augmentation: SEAM's and ACR's
-            second views are made from the network input) or the name of a pipeline view in ``data_sample.views`` (packed by
+            second views are made from the network input) or the name of a
+            pipeline view in ``data_sample.views`` (packed by
             ``PackWSSSViews``); ``aug`` an optional augmentation module
             config; ``flip``: ``'own'`` (the view draws its own flip, ToCo's
             code) or ``'main'`` (the view shares the main view's flip, so that
