@@ -24,6 +24,8 @@ class WSSSBatch:
         views: extra normalised views by name, e.g. ``'global2'`` (B, 3, H, W).
         view_imgs: the same views as uint8 RGB (for cropping from them later).
         flipped: (B,) bool, whether the main view was flipped on the device.
+        view_flips: (B,) bool by view name, whether the view's augmentation
+            flipped the sample (to flip a view's output back, DuPL's strong view).
     """
 
     img: Optional[Tensor] = None
@@ -32,6 +34,7 @@ class WSSSBatch:
     views: Dict[str, Tensor] = field(default_factory=dict)
     view_imgs: Dict[str, Tensor] = field(default_factory=dict)
     flipped: Optional[Tensor] = None
+    view_flips: Dict[str, Tensor] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,7 +74,7 @@ class TrainContext:
             (head names are unique across branches).
         pseudo: pseudo labels (B, h, w) long by label-source name.
         valid_mask: (B, H, W) bool, False on padding.
-        views / view_imgs: see :class:`WSSSBatch`.
+        views / view_imgs / view_flips: see :class:`WSSSBatch`.
         cam_fns: by CAM-head name, ``fn(images (N, 3, h, w)) -> raw CAMs``
             with the current weights (multi-scale CAMs of label sources).
         extras: anything a method's parts pass on to each other in one step
@@ -91,6 +94,7 @@ class TrainContext:
     valid_mask: Optional[Tensor] = None
     views: Dict[str, Tensor] = field(default_factory=dict)
     view_imgs: Dict[str, Tensor] = field(default_factory=dict)
+    view_flips: Dict[str, Tensor] = field(default_factory=dict)
     cam_fns: Dict[str, Callable[[Tensor], Tensor]] = field(default_factory=dict)
     extras: Dict[str, Any] = field(default_factory=dict)
 

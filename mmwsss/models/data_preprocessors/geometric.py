@@ -8,6 +8,7 @@ DuPL downscales its strong view by 0.75. These are views of the preprocessor
 """
 from typing import Optional, Tuple
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -46,8 +47,9 @@ class GeometricView(nn.Module):
         self.mode = mode
         self.align_corners = None if mode == 'nearest' else align_corners
 
-    def forward(self, imgs: Tensor) -> Tensor:
-        """(B, 3, H, W) float -> (B, 3, H', W') float."""
+    def forward(self, imgs: Tensor) -> Tuple[Tensor, Tensor]:
+        """(B, 3, H, W) float -> ``(out (B, 3, H', W') float, flipped (B,) bool)``
+        (the views' convention, see ``PhotometricView``)."""
         out = imgs.flip(-1) if self.flip else imgs
         if self.scale_factor is not None or self.size is not None:
             out = F.interpolate(
@@ -56,7 +58,8 @@ class GeometricView(nn.Module):
                 scale_factor=self.scale_factor,
                 mode=self.mode,
                 align_corners=self.align_corners)
-        return out
+        flipped = torch.full((imgs.shape[0], ), self.flip, dtype=torch.bool, device=imgs.device)
+        return out, flipped
 
     def extra_repr(self) -> str:
         return (f'flip={self.flip}, scale_factor={self.scale_factor}, size={self.size}, '

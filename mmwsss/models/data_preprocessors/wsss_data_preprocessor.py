@@ -70,10 +70,12 @@ class WSSSDataPreProcessor(SegDataPreProcessor):
             second views are made from the network input) or the name of a
             pipeline view in ``data_sample.views`` (packed by
             ``PackWSSSViews``); ``aug`` an optional augmentation module
-            config; ``flip``: ``'own'`` (the view draws its own flip, ToCo's
-            code) or ``'main'`` (the view shares the main view's flip, so that
-            crops placed by the main view's CAM land on the same content;
-            only for ``source='img'``).
+            config or a list of them applied in order (DuPL's strong view:
+            ``[StrongView, GeometricView(scale_factor=0.75)]``), whose flips
+            are ``WSSSBatch.view_flips[name]``; ``flip``: ``'own'`` (the view
+            draws its own flip, ToCo's code) or ``'main'`` (the view shares
+            the main view's flip, so that crops placed by the main view's CAM
+            land on the same content; only for ``source='img'``).
         Other args: as mmseg's ``SegDataPreProcessor``.
     """
 
@@ -121,10 +123,16 @@ class WSSSDataPreProcessor(SegDataPreProcessor):
             aug = cfg.pop('aug', None)
             if cfg:
                 raise KeyError(f"view '{name}': unknown keys {sorted(cfg)}")
-            if aug is not None and flip == 'main':
-                aug = dict(aug, flip_prob=0.0)  # the main view's flip is applied instead
-            augs[name] = _build(aug) if aug is not None else nn.Identity()
-            self.view_cfgs[name] = dict(source=source, flip=flip, has_aug=aug is not None)
+            chain = [] if aug is None else list(aug) if isinstance(aug, (list, tuple)) else [aug]
+            if flip == 'main':
+                # the main view's flip is applied instead
+                chain = [
+                    dict(a, flip_prob=0.0)
+                    if 'flip_prob' in a or a.get('type') in ('PhotometricView', 'StrongView') else a
+                    for a in chain
+                ]
+            augs[name] = nn.ModuleList([_build(a) for a in chain])
+            self.view_cfgs[name] = dict(source=source, flip=flip)
         self.view_augs = nn.ModuleDict(augs)
 
     # -------------------------------------------------------------- helpers
@@ -193,9 +201,14 @@ class WSSSDataPreProcessor(SegDataPreProcessor):
             src = self._view_source(name, cfg['source'], samples, padded, main)
             if cfg['flip'] == 'main':
                 src = torch.where(flipped[:, None, None, None], src.flip(-1), src)
-            aug = self.view_augs[name]
-            out = aug(src) if cfg['has_aug'] else src
-            view = out[0] if isinstance(out, tuple) else out
+            view = src
+            flips = flipped.clone() if cfg['flip'] == 'main' else torch.zeros_like(flipped)
+            for aug in self.view_augs[name]:
+                out = aug(view)
+                view = out[0] if isinstance(out, tuple) else out
+                if isinstance(out, tuple):
+                    flips = flips ^ out[1].to(flips.device)
+            batch.view_flips[name] = flips
             batch.view_imgs[name] = view.round().clamp(0, 255).to(torch.uint8)
             batch.views[name] = self._normalize(view)
         inputs = self._normalize(main)

@@ -240,7 +240,8 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
             iter=self._current_iter(),
             valid_mask=batch.valid_mask,
             views=dict(batch.views),
-            view_imgs=dict(batch.view_imgs))
+            view_imgs=dict(batch.view_imgs),
+            view_flips=dict(batch.view_flips))
         ctx.extras['cam_heads'] = {}
         ctx.extras['decode_heads'] = {}
         ctx.extras['branch_modules'] = dict(self.branches.items())
