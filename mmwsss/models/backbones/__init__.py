@@ -1,4 +1,8 @@
 from .efficientnet_lite import EfficientNetLite, MBConvLite
+from .resnet38d import ResNet38d
 from .token_vit import TOCO_EXTRA_TOKENS, TokenViT
 
-__all__ = ['EfficientNetLite', 'MBConvLite', 'TokenViT', 'TOCO_EXTRA_TOKENS']
+__all__ = ['EfficientNetLite', 'MBConvLite', 'ResNet38d', 'TokenViT', 'TOCO_EXTRA_TOKENS']
+from .renormalize import Renormalize  # noqa: E402
+
+__all__ += ['Renormalize']
