@@ -25,9 +25,11 @@ Block indices (``out_blocks``, ``extra_tokens[...]['block']``, ``attn_blocks``) 
 transformer blocks from 0; negative values count from the end (-1 = last block).
 """
 import contextlib
+import functools
 from types import MappingProxyType
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
@@ -42,6 +44,42 @@ TOCO_EXTRA_TOKENS = MappingProxyType({'aux': MappingProxyType({'block': -3, 'nor
 
 # timm arguments TokenViT fixes: no download ever, no classifier, any input size.
 _TIMM_FORCED = dict(pretrained=False, num_classes=0, dynamic_img_size=True)
+
+
+def _class_pos_rows(cls_pos: Tensor, num: int, drop: int, std: float) -> Tensor:
+    """(1, num, D) class-token position rows: ``cls_pos`` (1, 1, D) repeated ``num`` times,
+    the first ``drop`` rows replaced by trunc-normal noise (std ``std``, cut at +-2 std).
+
+    MoRe ``mat_vit.py: reload``: the 24 class tokens take the pretrained class-token
+    position embedding, the 4 "regularise" tokens a random one (timm ``trunc_normal_``
+    with its defaults std 1, bounds +-2).
+    """
+    rows = cls_pos.repeat(1, num, 1).clone()
+    if drop:
+        noise = torch.empty(1, drop, cls_pos.shape[-1], dtype=cls_pos.dtype)
+        nn.init.trunc_normal_(noise, std=std, a=-2 * std, b=2 * std)
+        rows[:, :drop] = noise.to(rows.device)
+    return rows
+
+
+def _expand_pretrained_class_tokens(module: nn.Module, state_dict: dict, prefix: str, *args,
+                                    num: int, drop: int, drop_pos_std: float) -> None:
+    """Load-state-dict pre-hook of a timm ViT with ``num`` class tokens.
+
+    A checkpoint with ONE class token (a pretrained ViT) is expanded as MoRe's ``reload``
+    does: ``cls_token`` (1, 1, D) -> every class token a copy (1, num, D); ``pos_embed``
+    (1, 1 + R + N, D) -> class rows by :func:`_class_pos_rows`, then the rest. A checkpoint
+    that already has ``num`` class tokens (a trained model) loads unchanged.
+    """
+    key, pkey = prefix + 'cls_token', prefix + 'pos_embed'
+    tok = state_dict.get(key)
+    if tok is None or tok.dim() != 3 or tok.shape[1] != 1 or num == 1:
+        return
+    state_dict[key] = tok.repeat(1, num, 1)
+    pos = state_dict.get(pkey)
+    if pos is not None and pos.shape[1] == module.pos_embed.shape[1] - num + 1:
+        state_dict[pkey] = torch.cat(
+            [_class_pos_rows(pos[:, :1], num, drop, drop_pos_std), pos[:, 1:]], 1)
 
 
 class _TimmViT:
@@ -74,6 +112,29 @@ class _TimmViT:
             raise TypeError(f"TokenViT: timm model '{model_name}' is a "
                             f'{type(model).__name__}, expected a timm VisionTransformer')
         return model
+
+    @staticmethod
+    def set_class_tokens(vit: nn.Module, num: int, drop: int, drop_pos_std: float) -> None:
+        """Replace timm's single class token by ``num`` class tokens (MoRe's MATformer).
+
+        ``cls_token`` becomes (1, num, D) (trunc-normal std 0.02 as MoRe's MATformer inits
+        it) and ``pos_embed`` gets ``num`` class rows: the existing class row repeated,
+        except the first ``drop`` rows (random, trunc-normal ``drop_pos_std``). timm's own
+        ``_pos_embed`` then concatenates all of them and resamples only the patch rows,
+        because ``num_prefix_tokens`` counts them.
+        """
+        if getattr(vit, 'cls_token', None) is None or getattr(vit, 'no_embed_class', False):
+            raise ValueError('TokenViT: class_tokens needs a timm ViT with a class token whose '
+                             'position embedding has a class row (no_embed_class=False)')
+        dim = int(vit.embed_dim)
+        tokens = torch.zeros(1, num, dim)
+        nn.init.trunc_normal_(tokens, std=.02)
+        vit.cls_token = nn.Parameter(tokens)
+        with torch.no_grad():
+            pos = vit.pos_embed.detach()
+            vit.pos_embed = nn.Parameter(
+                torch.cat([_class_pos_rows(pos[:, :1], num, drop, drop_pos_std), pos[:, 1:]], 1))
+        vit.num_prefix_tokens = int(vit.num_prefix_tokens) + num - 1
 
     @staticmethod
     def blocks(vit: nn.Module) -> Sequence[nn.Module]:
@@ -298,6 +359,14 @@ class TokenViT(BaseModule):
             (timm and mmpretrain use fused attention kernels that never form the map).
         frozen: ``requires_grad=False`` on every ViT weight and eval mode (no dropout /
             drop-path) whatever ``train()`` is called with.
+        class_tokens: ``dict(num, drop=0, drop_pos_std=1.0)`` (timm ViTs only): replace the
+            single class token by ``num`` class tokens (MoRe: 24 = 4 + 20 classes; COCO 84)
+            whose position rows come from the pretrained class row; a pretrained checkpoint
+            with one class token is expanded on loading (every class token a copy of it).
+            The first ``drop`` tokens ("regularise" tokens, random position rows) take
+            part in the attention but are dropped from ``cls_tokens``, which is then
+            (B, num - drop (+ registers), D). ``attns`` keep all N = num (+ registers) +
+            h*w tokens. None: the ViT's own prefix tokens.
         init_cfg: e.g. ``dict(type='Pretrained', checkpoint='checkpoints/....pth')`` with
             keys ``vit.<the wrapped model's keys>`` (tools/model_converters/vit_timm.py,
             tools/model_converters/dinov2_onnx.py write such files).
@@ -314,6 +383,7 @@ class TokenViT(BaseModule):
                  with_cls_token: bool = True,
                  attn_blocks: Sequence[int] = (),
                  frozen: bool = False,
+                 class_tokens: Optional[Mapping] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         if not isinstance(vit, Mapping) or 'type' not in vit:
@@ -349,6 +419,10 @@ class TokenViT(BaseModule):
             {self._block_index(b, depth, f'attn_blocks[{i}]')
              for i, b in enumerate(attn_blocks)})
 
+        self.num_dropped_tokens = 0
+        if class_tokens is not None:
+            self._set_class_tokens(dict(class_tokens))
+
         self.with_cls_token = bool(with_cls_token)
         if self.with_cls_token and self.num_prefix_tokens == 0:
             raise ValueError('TokenViT: with_cls_token=True but the ViT has no class/prefix '
@@ -357,6 +431,28 @@ class TokenViT(BaseModule):
         self.frozen = bool(frozen)
         if self.frozen:
             freeze(self.vit)
+
+    def _set_class_tokens(self, spec: dict) -> None:
+        unknown = sorted(set(spec) - {'num', 'drop', 'drop_pos_std'})
+        if unknown or 'num' not in spec:
+            raise KeyError('TokenViT: class_tokens must be dict(num=int, drop=int, '
+                           f'drop_pos_std=float), got {spec!r}')
+        num, drop = spec['num'], spec.get('drop', 0)
+        std = float(spec.get('drop_pos_std', 1.0))
+        if isinstance(num, bool) or not isinstance(num, int) or num < 1 or \
+                isinstance(drop, bool) or not isinstance(drop, int) or not 0 <= drop < num:
+            raise ValueError(f'TokenViT: class_tokens needs ints num >= 1 and 0 <= drop < num, '
+                             f'got num={num!r}, drop={drop!r}')
+        setter = getattr(self._adapter, 'set_class_tokens', None)
+        if setter is None:
+            raise NotImplementedError(f"TokenViT: class_tokens is implemented for timm ViTs, "
+                                      f"not for vit type '{self.vit_type}'")
+        setter(self.vit, num, drop, std)
+        self.num_dropped_tokens = drop
+        self.vit._register_load_state_dict_pre_hook(
+            functools.partial(
+                _expand_pretrained_class_tokens, num=num, drop=drop, drop_pos_std=std),
+            with_module=True)
 
     # ------------------------------------------------------------------ info
     @staticmethod
@@ -475,7 +571,8 @@ class TokenViT(BaseModule):
         feats: List[Tensor] = [
             self._to_map(tokens_of(b, self.out_norm), grid) for b in self.out_blocks
         ]
-        cls_tokens = tokens_of(max(self.out_blocks), self.out_norm)[:, :K] \
+        # MoRe's regularise tokens (the first num_dropped_tokens) are not returned
+        cls_tokens = tokens_of(max(self.out_blocks), self.out_norm)[:, self.num_dropped_tokens:K] \
             if self.with_cls_token else None
         extra = {
             name: self._to_map(tokens_of(b, n), grid)

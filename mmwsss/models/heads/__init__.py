@@ -10,3 +10,6 @@ from .ctc_head import CTCHead  # noqa: E402
 from .largefov_head import LargeFOVHead  # noqa: E402
 
 __all__ += ['CTCHead', 'LargeFOVHead']
+from .gcr_head import GCRHead  # noqa: E402
+
+__all__ += ['GCRHead']

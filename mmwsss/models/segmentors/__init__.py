@@ -16,3 +16,6 @@ from .affinity_net import AffinityNet  # noqa: E402
 from .irn import IRN  # noqa: E402
 
 __all__ += ['AffinityNet', 'IRN']
+from .predictors import CAM2SegPredictor, seg_tags  # noqa: E402
+
+__all__ += ['CAM2SegPredictor', 'seg_tags']

@@ -23,10 +23,11 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
 from mmengine.logging import MessageHub
+from mmengine.model import ModuleDict, ModuleList
 from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.utils import OptSampleList, SampleList, add_prefix
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmwsss.registry import MODELS
 from mmwsss.structures import TrainContext, WSSSBatch, stack_img_labels
@@ -58,7 +59,10 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
             view or ACR's flipped batch. One forward per pass, shared by all terms.
         test_cfg: prediction settings:
             ``predict_source``: ``'seg'`` (decode head of ``predict_branch``,
-            mmseg's post-processing) or ``'cam'`` (CAMs of ``cam_head``);
+            mmseg's post-processing), ``'cam'`` (CAMs of ``cam_head``) or
+            ``'predictor'``: ``predictor`` (a registered part, see
+            ``predictors.py``, e.g. MoRe's ``CAM2SegPredictor``) gives the
+            scores instead of the decode head, then mmseg's post-processing;
             ``cam``: the CAM inference setting of :func:`build_cam_cfg`
             (``preset``, ``scales``, ``bg_thr``...);
             ``seg_scales`` / ``seg_flip`` / ``seg_flip_merge`` /
@@ -96,7 +100,10 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
             cfg = dict(cfg)
             cfg.setdefault('type', 'WSSSBranch')
             built[name] = MODELS.build(cfg)
-        self.branches = nn.ModuleDict(built)
+        # mmengine's ModuleDict/ModuleList (BaseModules): torch's containers have no
+        # init_weights, so BaseModule.init_weights would skip everything inside them and a
+        # backbone's init_cfg=dict(type='Pretrained') would never load
+        self.branches = ModuleDict(built)
         self._head_branch: Dict[str, str] = {}
         for bname, branch in self.branches.items():
             for hname in branch.cam_heads:
@@ -104,7 +111,7 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
                     raise ValueError(f"CAM head name '{hname}' is used by branches "
                                      f"'{self._head_branch[hname]}' and '{bname}'")
                 self._head_branch[hname] = bname
-        self.label_sources = nn.ModuleDict({
+        self.label_sources = ModuleDict({
             k: MODELS.build(v)
             for k, v in (label_sources or {}).items()
         })
@@ -113,16 +120,20 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f'loss term names must be unique, repeated: {dup}')
-        self.loss_terms = nn.ModuleList(terms)
+        self.loss_terms = ModuleList(terms)
         self.view_passes = self._check_view_passes(view_passes or {})
         self.train_cfg = train_cfg
         test_cfg = ConfigDict(test_cfg or {})
         test_cfg.setdefault('mode', 'whole')
         self.test_cfg = test_cfg
         self.predict_source = test_cfg.get('predict_source', 'seg')
-        if self.predict_source not in ('seg', 'cam'):
-            raise ValueError(f"test_cfg.predict_source must be 'seg' or 'cam', got "
-                             f"{self.predict_source!r}")
+        if self.predict_source not in ('seg', 'cam', 'predictor'):
+            raise ValueError(f"test_cfg.predict_source must be 'seg', 'cam' or 'predictor', "
+                             f'got {self.predict_source!r}')
+        predictor = test_cfg.get('predictor')
+        self.predictor = MODELS.build(predictor) if isinstance(predictor, dict) else predictor
+        if self.predict_source == 'predictor' and self.predictor is None:
+            raise KeyError("test_cfg.predict_source='predictor' needs test_cfg.predictor")
         self.predict_branch = test_cfg.get('predict_branch', next(iter(self.branches)))
         self.predict_cam_head = test_cfg.get('cam_head', next(iter(self._head_branch), None))
         self.cam_cfg = build_cam_cfg(test_cfg.get('cam', {}))
@@ -323,7 +334,8 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
                     padding_size=[0, 0, 0, 0])
             ] * inputs.shape[0]
         with torch.no_grad():
-            seg_logits = self.encode_decode(inputs, metas)
+            seg_logits = self.predictor(self, inputs) if self.predict_source == 'predictor' \
+                else self.encode_decode(inputs, metas)
         samples = self.postprocess_result(seg_logits, data_samples)
         if self.crf is not None:
             self._apply_crf(inputs, samples)
