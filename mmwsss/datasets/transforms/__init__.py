@@ -9,3 +9,9 @@ __all__ = [
 from .views import PackWSSSViews, RandomResizedCropView, ViewData  # noqa: E402
 
 __all__ += ['PackWSSSViews', 'RandomResizedCropView', 'ViewData']
+from .confidence_mask import LoadConfidenceMask, PackWSSSMaps, RandomResizedCropSeg  # noqa: E402
+
+__all__ += ['LoadConfidenceMask', 'PackWSSSMaps', 'RandomResizedCropSeg']
+from .complementary import SuperpixelComplementaryPair  # noqa: E402
+
+__all__ += ['SuperpixelComplementaryPair']

@@ -6,3 +6,6 @@ __all__ = ['EfficientNetLite', 'MBConvLite', 'ResNet38d', 'TokenViT', 'TOCO_EXTR
 from .renormalize import Renormalize  # noqa: E402
 
 __all__ += ['Renormalize']
+from .with_input import AppendInput  # noqa: E402
+
+__all__ += ['AppendInput']

@@ -10,6 +10,12 @@ from .ctc_head import CTCHead  # noqa: E402
 from .largefov_head import LargeFOVHead  # noqa: E402
 
 __all__ += ['CTCHead', 'LargeFOVHead']
+from .cls_token_head import ClsTokenHead  # noqa: E402
+
+__all__ += ['ClsTokenHead']
 from .gcr_head import GCRHead  # noqa: E402
 
 __all__ += ['GCRHead']
+from .pcm import PCMCAMHead  # noqa: E402
+
+__all__ += ['PCMCAMHead']

@@ -52,6 +52,20 @@ CAM_PRESETS = dict(
         norm='minmax',
         input_resize='size_int',
         out_stride=None),
+    # SEAM infer_SEAM.py / CPN infer_cam.py: PIL-bicubic round(s * side) inputs, the net's
+    # CAM (already at the scaled input size) bilinearly resized to the image, image + flip
+    # and scales summed, then SEAM's min-max (values <= min + 1e-5 -> 0). CPN then halves
+    # the map, which only rescales its background threshold (x2 here).
+    seam=dict(
+        scales=(0.5, 1.0, 1.5, 2.0),
+        flip=True,
+        flip_merge='sum',
+        scale_merge='sum',
+        relu_first=True,
+        resize_before_merge=False,
+        norm='minmax_seam',
+        input_resize='pil_bicubic',
+        out_stride=None),
 )
 
 INPUT_RESIZE_MODES = ('scale_factor', 'size_int', 'pil_bicubic')

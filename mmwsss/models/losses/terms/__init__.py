@@ -3,12 +3,28 @@ from .common import ClsTerm, SegTerm
 from .toco import CTCTerm, EnergyTerm, PTCTerm
 
 __all__ = ['LossTerm', 'ClsTerm', 'SegTerm', 'PTCTerm', 'CTCTerm', 'EnergyTerm']
-from .more import AttriTerm, CLETerm, UNETerm  # noqa: E402
+from .cam_consistency import CAMConsistencyTerm  # noqa: E402
 
-__all__ += ['AttriTerm', 'CLETerm', 'UNETerm']
+__all__ += ['CAMConsistencyTerm']
+from .dupl import DiscrepancyTerm, StrongConsistencyTerm  # noqa: E402
+
+__all__ += ['DiscrepancyTerm', 'StrongConsistencyTerm']
+from .acr import AttentionConsistencyTerm, PassClsTerm  # noqa: E402
+
+__all__ += ['AttentionConsistencyTerm', 'PassClsTerm']
 from .sm import SMDiscrepancyTerm, SMIntersectionTerm  # noqa: E402
 
 __all__ += ['SMDiscrepancyTerm', 'SMIntersectionTerm']
 from .usage import USAGEConsistencyTerm, USAGEGenerationTerm  # noqa: E402
 
 __all__ += ['USAGEConsistencyTerm', 'USAGEGenerationTerm']
+from .more import AttriTerm, CLETerm, UNETerm  # noqa: E402
+
+__all__ += ['AttriTerm', 'CLETerm', 'UNETerm']
+from .beco import BECOTerm  # noqa: E402
+
+__all__ += ['BECOTerm']
+from .cpn import CPNTerm  # noqa: E402
+from .seam import SEAMTerm  # noqa: E402
+
+__all__ += ['SEAMTerm', 'CPNTerm']
