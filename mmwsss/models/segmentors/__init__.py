@@ -16,6 +16,12 @@ from .affinity_net import AffinityNet  # noqa: E402
 from .irn import IRN  # noqa: E402
 
 __all__ += ['AffinityNet', 'IRN']
+from .cam_ensemble import CAMEnsemble  # noqa: E402
+
+__all__ += ['CAMEnsemble']
 from .predictors import CAM2SegPredictor, seg_tags  # noqa: E402
 
 __all__ += ['CAM2SegPredictor', 'seg_tags']
+from .branch_mean_predictor import BranchMeanPredictor, branch_mean_logits  # noqa: E402
+
+__all__ += ['BranchMeanPredictor', 'branch_mean_logits']

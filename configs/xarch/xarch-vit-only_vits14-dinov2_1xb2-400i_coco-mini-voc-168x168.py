@@ -1,0 +1,20 @@
+# Baseline for configs/xarch: the ViT branch ALONE (same recipe; its decoder learns from its
+# own PAR-refined CAM, no consistency term). Also a member of the AND / OR fusion configs.
+_base_ = ['./xarch_effnet-lite0-vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py']
+seg_start = 40
+model = dict(
+    branches=dict(_delete_=True, vit={{_base_.vit_branch}}),
+    label_sources=dict(_delete_=True, l_vit={{_base_.label_vit}}),
+    loss_terms=[
+        dict(type='ClsTerm', name='cls_vit', cam='cam_vit', weight=1.0),
+        dict(
+            type='SegTerm',
+            name='seg_vit',
+            branch='vit',
+            label='l_vit',
+            loss='bg_fg',
+            weight=0.1,
+            schedule=dict(type='StepOn', start=seg_start),
+            skip_when_off=True),
+    ],
+    test_cfg=dict(predict_branch='vit', cam_head='cam_vit'))
