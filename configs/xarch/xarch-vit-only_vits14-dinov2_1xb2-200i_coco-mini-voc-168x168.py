@@ -1,7 +1,7 @@
 # Baseline for configs/xarch: the ViT branch ALONE (same recipe; its decoder learns from its
 # own PAR-refined CAM, no consistency term). Also a member of the AND / OR fusion configs.
-_base_ = ['./xarch_effnet-lite0-vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py']
-seg_start = 40
+_base_ = ['./xarch_effnet-lite0-vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py']
+seg_start = 20
 model = dict(
     branches=dict(_delete_=True, vit={{_base_.vit_branch}}),
     label_sources=dict(_delete_=True, l_vit={{_base_.label_vit}}),
