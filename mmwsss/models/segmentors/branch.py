@@ -7,8 +7,8 @@ own ``in_index``) or a named token map of a token backbone (``source='aux'``:
 """
 from typing import Callable, Dict, Optional, Sequence
 
-from mmengine.model import BaseModule
-from torch import Tensor, nn
+from mmengine.model import BaseModule, ModuleDict
+from torch import Tensor
 
 from mmwsss.registry import MODELS
 from mmwsss.structures import BranchOutput
@@ -65,7 +65,9 @@ class WSSSBranch(BaseModule):
             cfg = dict(cfg)
             self.cam_sources[name] = cfg.pop('source', None)
             heads[name] = MODELS.build(in_parent_scope(cfg))
-        self.cam_heads = nn.ModuleDict(heads)
+        # mmengine's ModuleDict: torch's has no init_weights, so the heads' init_cfg
+        # (CAMHead: Normal std 0.01) would be skipped by BaseModule.init_weights
+        self.cam_heads = ModuleDict(heads)
         self.decode_head = MODELS.build(in_parent_scope(decode_head)) \
             if decode_head is not None else None
         self.frozen = frozen
@@ -117,7 +119,16 @@ class WSSSBranch(BaseModule):
         return out
 
     def cam_fn(self, name: str) -> Callable[[Tensor], Tensor]:
-        """``images (N, 3, h, w) -> raw CAMs (N, C, h', w')`` of head ``name``."""
+        """``images (N, 3, h, w) -> raw CAMs (N, C, h', w')`` of head ``name``.
+
+        A head may define its own inference CAM, ``head.cam_fn_for(branch)`` returning a
+        callable (or None for the default), when its CAM is not one forward of the head,
+        e.g. ACR's gradient-attention CAM, which reruns the backbone with grad enabled.
+        """
         if name not in self.cam_heads:
             raise KeyError(f"no CAM head '{name}'; heads: {list(self.cam_heads)}")
+        own = getattr(self.cam_heads[name], 'cam_fn_for', None)
+        fn = own(self) if callable(own) else None
+        if fn is not None:
+            return fn
         return lambda x: self.cam_head_forward(name, self.extract_feat(x))[1]

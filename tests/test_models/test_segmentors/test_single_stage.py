@@ -291,3 +291,33 @@ def test_view_pass_config_errors():
     inputs, samples = demo_wsss_inputs(batch=1, num_classes=C)
     with pytest.raises(KeyError, match="no views named 'x'"):
         model.loss(inputs / 255., samples)
+
+
+def test_init_weights_reaches_every_branch_and_head(tmp_path):
+    """A backbone's init_cfg=Pretrained and the CAM heads' Normal(0.01) init must run inside
+    the chassis containers (torch's ModuleDict has no init_weights: mmengine skipped them)."""
+    init_default_scope('mmwsss')
+    torch.manual_seed(0)
+    donor = MODELS.build(tiny_backbone_cfg(out_indices=(3, )))
+    with torch.no_grad():
+        for p in donor.parameters():
+            p.fill_(0.125)
+    ckpt = str(tmp_path / 'backbone.pth')
+    torch.save(dict(state_dict=donor.state_dict()), ckpt)
+    backbone = dict(
+        tiny_backbone_cfg(out_indices=(3, )), init_cfg=dict(type='Pretrained', checkpoint=ckpt))
+    head = dict(type='CAMHead', in_channels=TINY_CHANNELS[-1], in_index=0, num_classes=C)
+    model = MODELS.build(
+        dict(
+            type='SingleStageWSSS',
+            data_preprocessor=PRE,
+            branches=dict(
+                b1=dict(backbone=backbone, cam_heads=dict(cam1=head)),
+                b2=dict(backbone=tiny_backbone_cfg(out_indices=(3, )), cam_heads=dict(cam2=head))),
+            loss_terms=[dict(type='ClsTerm', name='cls', cam='cam1')]))
+    model.init_weights()
+    conv1 = model.branches['b1'].backbone.stem[0].weight
+    assert torch.all(conv1 == 0.125)  # the checkpoint was loaded
+    for b, h in (('b1', 'cam1'), ('b2', 'cam2')):
+        std = model.branches[b].cam_heads[h].conv_seg.weight.std().item()
+        assert 0.008 < std < 0.012, (b, std)  # Normal(0, 0.01), not torch's default
