@@ -1,5 +1,5 @@
 """Online pseudo labels for single-stage training, from a named CAM head's CAMs."""
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +10,7 @@ from mmwsss.registry import MODELS
 from mmwsss.structures import TrainContext
 from ..refiners.base import final_label
 from ..utils.cam import cam_to_label, normalize_cams
+from ..utils.class_thresholds import Threshold, ThresholdSpec
 from .multi_scale import get_multi_scale_cams
 
 VALID_MASK_MODES = ('resize', 'topleft', 'none')
@@ -60,8 +61,19 @@ class CAMLabelSource(BaseModule):
             ``multi_scale``: the setting's own ``norm`` applies).
         size: label size: None = the input size; ``'cam'`` = the CAM head's
             own output grid (ToCo's PTC label on the 28x28 token grid); or (h, w).
-        bg_thr, ignore_band: see :func:`cam_to_label`.
+        bg_thr, ignore_band: see :func:`cam_to_label`. Each threshold may
+            also be a per-class list or a schedule config (DuPL's dynamic high
+            threshold ``dict(type='CosineDescent', begin=2000, end=19999,
+            begin_value=0.7, end_value=[...20 class targets])``), evaluated at
+            the iteration and reduced per image by ``class_reduce`` over the
+            image's classes (:class:`~mmwsss.models.utils.class_thresholds.Threshold`).
         refiner: optional refiner config; its label replaces cam_to_label.
+        refiner_thr: optional ``{state key: threshold spec}`` put into the
+            refine state at every call, e.g. ``dict(bg_high=<spec>)``: the PAR
+            refiner then uses that (per-image) bg score instead of its own
+            ``bg_high`` (DuPL's ``refine_cams_with_dynamic_thres``).
+        class_reduce: per-class -> per-image reduction of the thresholds
+            (``'max'`` = DuPL, ``'min'``, ``'mean'``).
         valid_mask_mode: how the padding mask reaches a smaller label grid,
             see :func:`valid_mask_at`.
     """
@@ -71,9 +83,11 @@ class CAMLabelSource(BaseModule):
                  multi_scale: Optional[dict] = None,
                  norm: str = 'minmax',
                  size: Union[None, str, Sequence[int]] = None,
-                 bg_thr: float = 0.5,
-                 ignore_band: Optional[Sequence[float]] = None,
+                 bg_thr: ThresholdSpec = 0.5,
+                 ignore_band: Optional[Sequence[ThresholdSpec]] = None,
                  refiner: Optional[Union[dict, torch.nn.Module]] = None,
+                 refiner_thr: Optional[Dict[str, ThresholdSpec]] = None,
+                 class_reduce: str = 'max',
                  valid_mask_mode: str = 'resize',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
@@ -88,6 +102,21 @@ class CAMLabelSource(BaseModule):
         self.ignore_band = tuple(ignore_band) if ignore_band is not None else None
         self.refiner = MODELS.build(refiner) if isinstance(refiner, dict) else refiner
         self.valid_mask_mode = valid_mask_mode
+        if self.ignore_band is not None and len(self.ignore_band) != 2:
+            raise ValueError(f'ignore_band must be (low, high), got {ignore_band}')
+        self._bg = Threshold(bg_thr, class_reduce)
+        self._band = None if self.ignore_band is None else tuple(
+            Threshold(t, class_reduce) for t in self.ignore_band)
+        self._refiner_thr = {k: Threshold(v, class_reduce) for k, v in (refiner_thr or {}).items()}
+
+    def thresholds(self, ctx: TrainContext) -> Tuple:
+        """``(bg, band, refiner state thresholds)`` at ``ctx.iter``: floats or (B,)
+        per-image tensors; ``band`` is None or ``(low, high)``."""
+        labels = ctx.img_labels
+        bg = self._bg(ctx.iter, labels)
+        band = None if self._band is None else tuple(t(ctx.iter, labels) for t in self._band)
+        extra = {k: t(ctx.iter, labels) for k, t in self._refiner_thr.items()}
+        return bg, band, extra
 
     def multi_scale_requests(self) -> List[tuple]:
         return [(self.cam, self.multi_scale)] if self.multi_scale is not None else []
@@ -120,13 +149,31 @@ class CAMLabelSource(BaseModule):
             cams = F.interpolate(cams, size=size, mode='bilinear', align_corners=False)
         valid = valid_mask_at(ctx.valid_mask, size, self.valid_mask_mode)
         cams = cams * labels[..., None, None].to(cams)
+        bg, band, extra = self.thresholds(ctx)
         if self.refiner is not None:
             img = ctx.img
             if tuple(img.shape[-2:]) != size:
                 raise ValueError(
                     f'a refiner needs labels at the image size {tuple(img.shape[-2:])}, '
                     f'got size={size}')
-            state = self.refiner(dict(img=img, cams=cams, img_labels=labels, valid_mask=valid))
-            return final_label(state, self.bg_thr)
-        return cam_to_label(
-            cams, labels, bg_thr=self.bg_thr, ignore_band=self.ignore_band, valid_mask=valid)
+            if not isinstance(bg, float):
+                raise ValueError('a refiner\'s final bg_thr must be one number; give '
+                                 'per-image thresholds to the refiner with refiner_thr')
+            state = self.refiner(
+                dict(img=img, cams=cams, img_labels=labels, valid_mask=valid, **extra))
+            return final_label(state, bg)
+        thrs = (bg, ) + (band or ())
+        if all(isinstance(t, float) for t in thrs):
+            return cam_to_label(cams, labels, bg_thr=bg, ignore_band=band, valid_mask=valid)
+        # per-image thresholds (DuPL's cam_to_label_dynamic_cls): one image at a time
+        out = []
+        for i in range(cams.shape[0]):
+            pick = [t if isinstance(t, float) else float(t[i]) for t in thrs]
+            out.append(
+                cam_to_label(
+                    cams[i:i + 1],
+                    labels[i:i + 1],
+                    bg_thr=pick[0],
+                    ignore_band=None if band is None else tuple(pick[1:]),
+                    valid_mask=None if valid is None else valid[i:i + 1]))
+        return torch.cat(out, 0)

@@ -352,7 +352,9 @@ class PARRefiner(BaseRefiner):
 
     Args:
         dilations, num_iter, w1, w2: :class:`PAR` parameters.
-        bg_high, bg_low: bg scores of the two passes (ToCo: 0.7, 0.25).
+        bg_high, bg_low: bg scores of the two passes (ToCo: 0.7, 0.25); a
+            state key ``'bg_high'`` / ``'bg_low'`` (float or (B,) tensor)
+            overrides them for one call (DuPL's per-image dynamic threshold).
         down_scale: PAR resolution divisor (ToCo: 2).
         img_norm: the float image PAR sees, see :func:`par_image`.
         mode: ``'bg_band'`` or ``'scores'``.
@@ -396,9 +398,14 @@ class PARRefiner(BaseRefiner):
             labels = torch.ones(cams.shape[:2], device=cams.device)
         img = par_image(state['img'], self.img_norm).to(cams.device)
         if self.mode == 'bg_band':
-            state['label'] = refine_cams_with_bg(self.par, img, cams, labels, self.bg_high,
-                                                 self.bg_low, self.down_scale,
-                                                 state.get('valid_mask'))
+            # per-call bg scores (a float or a (B,) per-image tensor, DuPL's dynamic
+            # threshold) may come in the state, e.g. from CAMLabelSource(refiner_thr=...)
+            bg_high = state.get('bg_high')
+            bg_low = state.get('bg_low')
+            state['label'] = refine_cams_with_bg(self.par, img, cams, labels,
+                                                 self.bg_high if bg_high is None else bg_high,
+                                                 self.bg_low if bg_low is None else bg_low,
+                                                 self.down_scale, state.get('valid_mask'))
             return state
         scores = state.get('scores')
         if scores is None:
