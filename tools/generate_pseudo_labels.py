@@ -10,7 +10,10 @@
 - Refinement: ``cfg.pseudo_label_cfg = dict(refiners=[...], bg_thr=...)`` builds a
   :class:`RefineChain` applied to {img (original RGB), cams, img_labels}.
 - Output: DIR/<key>.png (class indices, 255 = ignore), optionally
-  DIR/cams/<key>.npz (``keys``: fg class indices, ``cams``: float16 (K, H, W)).
+  DIR/cams/<key>.npz (``keys``: fg class indices, ``cams``: float16 (K, H, W)), and
+  one uint8 PNG per entry of ``pseudo_label_cfg.extra_maps = {state key: subfolder}``:
+  DIR/<subfolder>/<key>.png from the refine state's (B, H, W) map (BECO's confidence
+  mask: ``dict(conf_mask='conf_mask')`` with the ``MarginConfidenceMask`` refiner).
   ``<key>`` is the image's path relative to the dataset's image folder without
   extension (``a/01`` for ``images/a/01.jpg``), so images with the same file name
   in different folders never share an output; two images with the same key
@@ -124,10 +127,12 @@ def output_keys(dataset) -> List[str]:
     return keys
 
 
-def _is_done(out_dir: str, key: str, save_cams: bool) -> bool:
+def _is_done(out_dir: str, key: str, save_cams: bool, extra_maps=()) -> bool:
     # the PNG is written last, so it exists only when everything of the image is done;
     # a run with --save-cams after one without must still write the npz files
     if not osp.exists(osp.join(out_dir, key + '.png')):
+        return False
+    if any(not osp.exists(osp.join(out_dir, sub, key + '.png')) for sub in extra_maps):
         return False
     return not save_cams or osp.exists(osp.join(out_dir, 'cams', key + '.npz'))
 
@@ -148,6 +153,7 @@ def main(argv=None) -> dict:
         load_checkpoint_strict(model, args.checkpoint, map_location='cpu')
     model.to(device).eval()
     chain = build_refine_chain(cfg, args).to(device)
+    args.extra_maps = dict((cfg.get('pseudo_label_cfg', None) or {}).get('extra_maps', {}))
 
     dataset, loader_cfg = build_dataset(cfg)
     keys = output_keys(dataset)
@@ -162,9 +168,10 @@ def main(argv=None) -> dict:
                 flush=True)
     if world_size > 1:
         barrier()  # nobody writes before rank 0 has cleaned up
+    extra = list(args.extra_maps.values())
     todo = [
         idx for idx, key in enumerate(keys)
-        if args.overwrite or not _is_done(args.out_dir, key, args.save_cams)
+        if args.overwrite or not _is_done(args.out_dir, key, args.save_cams, extra)
     ]
     n_done = len(dataset) - len(todo)
     if rank == 0:
@@ -238,6 +245,15 @@ def write_one(sample, model, chain: RefineChain, args, device, key: Optional[str
         out_cams = state.get('cams', cams)[0, keep].cpu().numpy().astype(np.float16)
         atomic_save_npz(
             osp.join(args.out_dir, 'cams', key + '.npz'), keys=keep.cpu().numpy(), cams=out_cams)
+    for field, sub in (getattr(args, 'extra_maps', None) or {}).items():
+        value = state.get(field)
+        if value is None:
+            raise KeyError(f'pseudo_label_cfg.extra_maps asks for {field!r}, which the refine '
+                           f'chain did not set (state keys: {sorted(state)})')
+        value = value[0].cpu().numpy()
+        if value.min() < 0 or value.max() > 255:
+            raise ValueError(f'{where}: {field} does not fit a uint8 PNG')
+        atomic_write_png(osp.join(args.out_dir, sub, key + '.png'), value.astype(np.uint8))
     atomic_write_png(osp.join(args.out_dir, key + '.png'), label)
     return 1
 

@@ -15,3 +15,7 @@ __all__ += ['CRF_PRESETS', 'DenseCRF', 'dense_crf', 'PAR', 'PARRefiner', 'refine
 from .confidence_ignore import ConfidenceIgnore  # noqa: E402
 
 __all__ += ['ConfidenceIgnore']
+from .confidence_mask import margin_confidence_mask  # noqa: E402
+from .confidence_mask import MarginConfidenceMask, score_margin  # noqa: E402
+
+__all__ += ['MarginConfidenceMask', 'margin_confidence_mask', 'score_margin']

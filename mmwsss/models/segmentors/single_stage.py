@@ -57,6 +57,11 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
             and, if ``with_seg``, its decode head; the output is
             ``ctx.passes[name]`` (a :class:`BranchOutput`), e.g. SEAM's x0.3
             view or ACR's flipped batch. One forward per pass, shared by all terms.
+        batch_mixers: optional list of batch-mixer configs (MODELS), called in order
+            at the start of :meth:`loss`, before any branch runs, as
+            ``mixer(model, inputs, wsss_batch, data_samples) -> (inputs,
+            wsss_batch, data_samples)``; a mixer may use the model's current
+            predictions (BECO's ClassMix with online labels, ``BECOClassMix``).
         test_cfg: prediction settings:
             ``predict_source``: ``'seg'`` (decode head of ``predict_branch``,
             mmseg's post-processing), ``'cam'`` (CAMs of ``cam_head``) or
@@ -81,6 +86,7 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
                  label_sources: Optional[Dict[str, dict]] = None,
                  loss_terms: Sequence[dict] = (),
                  view_passes: Optional[Dict[str, dict]] = None,
+                 batch_mixers: Sequence[dict] = (),
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -122,6 +128,7 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
             raise ValueError(f'loss term names must be unique, repeated: {dup}')
         self.loss_terms = ModuleList(terms)
         self.view_passes = self._check_view_passes(view_passes or {})
+        self.batch_mixers = ModuleList([MODELS.build(m) for m in batch_mixers or ()])
         self.train_cfg = train_cfg
         test_cfg = ConfigDict(test_cfg or {})
         test_cfg.setdefault('mode', 'whole')
@@ -278,6 +285,10 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
              inputs: Tensor,
              data_samples: SampleList,
              wsss: Optional[WSSSBatch] = None) -> dict:
+        if len(self.batch_mixers):
+            wsss = wsss if wsss is not None else self._fallback_batch(inputs, data_samples)
+            for mixer in self.batch_mixers:
+                inputs, wsss, data_samples = mixer(self, inputs, wsss, data_samples)
         ctx = self.build_context(inputs, data_samples, wsss)
         parts = list(self.label_sources.values()) + list(self.loss_terms)
         with self._stage('multi_scale_cams'):
