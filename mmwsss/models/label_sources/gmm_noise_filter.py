@@ -96,8 +96,10 @@ class GMMNoiseFilter(BaseModule):
     through unchanged (DuPL filters from ``n_iter >= gmm_iters``:
     ``dict(type='StepOn', start=8000, strict=False)``).
 
-    DuPL layout: ``f1 = GMMNoiseFilter(branch='b1', label='l1')`` (b1's own PAR
-    label, filtered with b1's loss) supervises branch b2, and vice versa.
+    DuPL layout: ``l1_gmm = GMMNoiseFilter(branch='b1', label='l1')`` (b1's own
+    PAR label, filtered with b1's loss) supervises branch b2, and vice versa. It
+    must run after its source: label sources run in config order, and a dumped
+    config (the copy in work_dirs) sorts their names, hence ``l1`` < ``l1_gmm``.
 
     Args:
         branch: the branch whose seg logits give the pixel losses.

@@ -82,7 +82,7 @@ class StrongConsistencyTerm(LossTerm):
     def __init__(self,
                  name: str = 'reg',
                  branch: str = 'b1',
-                 label: str = 'f2',
+                 label: str = 'l2_gmm',
                  pass_name: str = 'strong1',
                  view: str = 'strong',
                  conf_thr: float = 0.9,
