@@ -13,7 +13,7 @@ label then supervises the OTHER branch (cross supervision).
 :func:`gmm_noise_mask` is the rule on one image; :class:`GMMNoiseFilter` is the
 label source that applies it to a named label with a named branch's logits.
 """
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -139,6 +139,10 @@ class GMMNoiseFilter(BaseModule):
 
     def multi_scale_requests(self):
         return []
+
+    def pseudo_inputs(self) -> Tuple[str, ...]:
+        """The pseudo labels this source reads (the segmentor runs their sources first)."""
+        return (self.label, )
 
     @torch.no_grad()
     def forward(self, ctx: TrainContext) -> Tensor:

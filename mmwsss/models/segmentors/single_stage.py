@@ -27,7 +27,7 @@ from mmengine.model import ModuleDict, ModuleList
 from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.utils import OptSampleList, SampleList, add_prefix
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmwsss.registry import MODELS
 from mmwsss.structures import TrainContext, WSSSBatch, stack_img_labels
@@ -40,6 +40,32 @@ from .cam_classifier import CAMPredictMixin, build_cam_cfg
 DEFAULT_BRANCH = 'net'
 
 
+def order_label_sources(sources: Dict[str, nn.Module]) -> Dict[str, nn.Module]:
+    """Config order, moved only as far as each source's ``pseudo_inputs()`` require.
+
+    A stable topological sort: repeatedly take the first source (in the given
+    order) whose inputs are all written already. Reading a label no source
+    writes, or a cycle, is an error naming the sources.
+    """
+    needs = {}
+    for name, src in sources.items():
+        inputs = tuple(src.pseudo_inputs()) if hasattr(src, 'pseudo_inputs') else ()
+        missing = [i for i in inputs if i not in sources]
+        if missing:
+            raise KeyError(f"label source '{name}' reads pseudo labels {missing}, which no label "
+                           f'source writes; label sources: {list(sources)}')
+        needs[name] = set(inputs)
+    ordered: Dict[str, nn.Module] = {}
+    pending = list(sources)
+    while pending:
+        ready = next((n for n in pending if needs[n] <= set(ordered)), None)
+        if ready is None:
+            raise ValueError(f'label sources {pending} read each other in a cycle')
+        ordered[ready] = sources[ready]
+        pending.remove(ready)
+    return ordered
+
+
 @MODELS.register_module()
 class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
     """Single-stage WSSS: one or more branches trained by scheduled loss terms.
@@ -48,7 +74,10 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         branches: ``{name: WSSSBranch config}``. Shorthand for ONE branch
             (named ``'net'``): give ``backbone``, ``cam_heads``,
             ``decode_head`` (and ``neck``) directly.
-        label_sources: ``{name: label source config}``, run in this order;
+        label_sources: ``{name: label source config}``, run in this order,
+            except that a source declaring ``pseudo_inputs()`` (the labels it
+            reads, e.g. DuPL's GMM filter) runs after their sources (a dumped
+            config sorts dict keys, so the order of the file is not enough);
             each writes ``ctx.pseudo[name]`` (e.g. ``CAMLabelSource``).
         loss_terms: list of :class:`LossTerm` configs (unique names).
         view_passes: ``{name: dict(branch, view, cam_heads=None, with_seg=True)}``:
@@ -117,10 +146,11 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
                     raise ValueError(f"CAM head name '{hname}' is used by branches "
                                      f"'{self._head_branch[hname]}' and '{bname}'")
                 self._head_branch[hname] = bname
-        self.label_sources = ModuleDict({
-            k: MODELS.build(v)
-            for k, v in (label_sources or {}).items()
-        })
+        self.label_sources = ModuleDict(
+            order_label_sources({
+                k: MODELS.build(v)
+                for k, v in (label_sources or {}).items()
+            }))
         terms = [MODELS.build(t) for t in loss_terms]
         names = [t.name for t in terms]
         dup = sorted({n for n in names if names.count(n) > 1})

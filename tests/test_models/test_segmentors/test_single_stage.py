@@ -321,3 +321,27 @@ def test_init_weights_reaches_every_branch_and_head(tmp_path):
     for b, h in (('b1', 'cam1'), ('b2', 'cam2')):
         std = model.branches[b].cam_heads[h].conv_seg.weight.std().item()
         assert 0.008 < std < 0.012, (b, std)  # Normal(0, 0.01), not torch's default
+
+
+class _Src(nn.Module):
+
+    def __init__(self, inputs=()):
+        super().__init__()
+        self.inputs = tuple(inputs)
+
+    def pseudo_inputs(self):
+        return self.inputs
+
+
+def test_label_sources_run_after_the_labels_they_read():
+    from mmwsss.models.segmentors.single_stage import order_label_sources
+
+    # a dumped config sorts keys: 'a_gmm' (reads 'l2') would come before 'l2'
+    srcs = dict(a_gmm=_Src(['l2']), l1=_Src(), l2=_Src(), z=_Src(['a_gmm', 'l1']))
+    assert list(order_label_sources(srcs)) == ['l1', 'l2', 'a_gmm', 'z']
+    plain = dict(b=nn.Identity(), a=nn.Identity())  # no pseudo_inputs: config order
+    assert list(order_label_sources(plain)) == ['b', 'a']
+    with pytest.raises(KeyError, match="'a' reads pseudo labels \\['nope'\\]"):
+        order_label_sources(dict(a=_Src(['nope'])))
+    with pytest.raises(ValueError, match='cycle'):
+        order_label_sources(dict(a=_Src(['b']), b=_Src(['a'])))
