@@ -146,7 +146,13 @@ class _TimmViT:
 
     @staticmethod
     def patch_size(vit: nn.Module) -> Tuple[int, int]:
-        return tuple(int(p) for p in vit.patch_embed.patch_size)
+        """Input pixels per token: a hybrid (CNN stem + ViT, e.g. ACR's
+        ``vit_base_r50_s16_384``) patchifies the stem's map with patch (1, 1),
+        so its stride is the stem's ``feature_ratio`` times the patch."""
+        pe = vit.patch_embed
+        ratio = getattr(pe, 'feature_ratio', (1, 1))
+        ratio = (ratio, ratio) if isinstance(ratio, int) else ratio
+        return tuple(int(p) * int(r) for p, r in zip(pe.patch_size, ratio))
 
     @staticmethod
     def num_prefix_tokens(vit: nn.Module) -> int:

@@ -380,3 +380,17 @@ def test_open_clip_tower_matches_openclip_own_blocks():
     assert out.tokens['aux'].shape == (2, 64, 3, 5)
     with pytest.raises(KeyError, match="takes no 'frozen'"):
         TokenViT(dict(type='open_clip', arch=TINY_CLIP_CFG, frozen=True))
+
+
+def test_hybrid_vit_token_grid_uses_the_stem_stride():
+    """ACR's R50+ViT-B/16 hybrid: timm's HybridEmbed has patch (1, 1) on a stride-16 stem."""
+    import torch
+
+    from mmwsss.models.backbones import TokenViT
+    vit = TokenViT(
+        vit=dict(type='timm', model_name='vit_base_r50_s16_384', img_size=64),
+        out_blocks=(-1, ),
+        with_cls_token=True)
+    assert vit.patch_size == (16, 16)
+    out = vit(torch.rand(1, 3, 80, 48))
+    assert out[0].shape[-2:] == (5, 3)
