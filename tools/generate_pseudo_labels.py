@@ -43,7 +43,6 @@ from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
 from torch.utils.data import Subset as TorchSubset
 
-import mmwsss  # noqa: F401
 from mmwsss.datasets.transforms.loading import decode_image
 from mmwsss.models.refiners import RefineChain
 from mmwsss.models.utils.cam import check_cams

@@ -4,7 +4,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from torch import nn
 
-import mmwsss.engine  # noqa: F401  (registers PolySGD)
+from mmwsss.engine import PolySGD
 from mmwsss.registry import OPTIMIZERS
 
 
@@ -17,6 +17,7 @@ def _params():
 def test_intent_is_plain_sgd():
     w, b = _params()
     opt = OPTIMIZERS.build(dict(type='PolySGD', params=[w, b], lr=0.1, weight_decay=5e-4))
+    assert type(opt) is PolySGD and not opt.momentum_quirk
     assert opt.param_groups[0]['momentum'] == 0.9
     assert opt.param_groups[0]['weight_decay'] == 5e-4
 

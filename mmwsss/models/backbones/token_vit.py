@@ -196,7 +196,7 @@ class _MMPretrainViT:
     @staticmethod
     def build(cfg: dict) -> nn.Module:
         try:
-            import mmpretrain.models  # noqa: F401  (fills mmpretrain's registry)
+            # importing the backbone also imports mmpretrain.models (fills its registry)
             from mmpretrain.models.backbones import VisionTransformer
         except ImportError as e:
             raise ImportError("TokenViT(vit=dict(type='mmpretrain.VisionTransformer')) needs "
