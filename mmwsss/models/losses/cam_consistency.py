@@ -16,13 +16,15 @@ from typing import Optional, Tuple, Union
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..utils.cam import normalize_cams
+
 Size = Union[str, Tuple[int, int]]
 
 
 def max_normalize(cams: Tensor, eps: float = 1e-5) -> Tensor:
-    """(B, C, h, w) -> ReLU(cams) / (per-image, per-class max + eps)."""
-    cams = F.relu(cams)
-    return cams / (cams.flatten(2).amax(-1)[..., None, None] + eps)
+    """(B, C, h, w) -> ReLU(cams) / (per-image, per-class max + eps): the project's
+    :func:`~mmwsss.models.utils.cam.normalize_cams` ('max', IRN's rule) after a ReLU."""
+    return normalize_cams(F.relu(cams), mode='max', eps=eps)
 
 
 def _target_size(a: Tensor, b: Tensor, size: Size) -> Tuple[int, int]:
