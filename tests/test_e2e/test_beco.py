@@ -9,18 +9,17 @@ both nets' mean logits and the CRF.
 """
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
+from mmwsss.testing.e2e import LOADER_OPTIONS, first_ids, run_tool
+from mmwsss.testing.tools import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = 'configs/beco/beco_effnet-lite0_1xb4-150i_coco-mini-voc-pl-cam-256x256.py'
-CKPT = osp.join(REPO, 'checkpoints', 'efficientnet-lite0_imagenet_mmwsss.pth')
+CKPT = osp.join(REPO_ROOT, 'checkpoints', 'efficientnet-lite0_imagenet_mmwsss.pth')
 
 pytestmark = [
     pytest.mark.e2e,
@@ -28,34 +27,14 @@ pytestmark = [
 ]
 
 
-def _run(*args: str) -> str:
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='2')
-    proc = subprocess.run([sys.executable, *args],
-                          cwd=REPO,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=1200)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    return out
-
-
-def _split(tmp, name, src, n):
-    with open(src) as f:
-        ids = f.read().split()[:n]
-    path = str(tmp / name)
-    with open(path, 'w') as f:
-        f.write('\n'.join(ids) + '\n')
-    return path, ids
-
-
 def test_beco_trains_and_is_evaluated(tmp_path):
     assert osp.isfile(CKPT), 'tools/install.sh converts the EfficientNet-Lite0 weights'
     root = coco_mini_converted('voc')
     split_dir = osp.join(root, 'ImageSets', 'Segmentation')
-    train, ids = _split(tmp_path, 'train4.txt', osp.join(split_dir, 'train.txt'), 4)
-    val, _ = _split(tmp_path, 'val2.txt', osp.join(split_dir, 'val.txt'), 2)
+    train = first_ids(tmp_path, 'train4.txt', osp.join(split_dir, 'train.txt'), 4)
+    with open(train) as f:
+        ids = f.read().split()
+    val = first_ids(tmp_path, 'val2.txt', osp.join(split_dir, 'val.txt'), 2)
     pl = tmp_path / 'pl'
     os.makedirs(pl / 'conf_mask')
     for i in ids:
@@ -65,15 +44,15 @@ def test_beco_trains_and_is_evaluated(tmp_path):
         Image.fromarray(
             (((yy // 8) + (xx // 8)) % 2).astype(np.uint8)).save(pl / 'conf_mask' / f'{i}.png')
     work = str(tmp_path / 'beco')
-    loader = ['num_workers=0', 'persistent_workers=False']
-    out = _run('tools/train.py', CFG, '--work-dir', work, '--data-root', root, '--cfg-options',
-               'train_cfg.max_iters=2', f'train_dataloader.dataset.ann_file={train}',
-               f'train_dataloader.dataset.pseudo_label_dir={pl}',
-               f'train_dataloader.dataset.pipeline.2.label_dir={pl}',
-               f'val_dataloader.dataset.ann_file={val}',
-               *[f'{d}.{o}' for d in ('train_dataloader', 'val_dataloader')
-                 for o in loader], 'model.batch_mixers.0.online.start=1',
-               'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2')
+    out = run_tool(
+        'tools/train.py', CFG, '--work-dir', work, '--data-root', root, '--cfg-options',
+        'train_cfg.max_iters=2', f'train_dataloader.dataset.ann_file={train}',
+        f'train_dataloader.dataset.pseudo_label_dir={pl}',
+        f'train_dataloader.dataset.pipeline.2.label_dir={pl}',
+        f'val_dataloader.dataset.ann_file={val}',
+        *[f'{d}.{o}' for d in ('train_dataloader', 'val_dataloader')
+          for o in LOADER_OPTIONS], 'model.batch_mixers.0.online.start=1',
+        'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2')
     assert 'missing keys' not in out and 'unexpected key' not in out
     for key in ('beco.loss_ce1', 'beco.loss_ce2', 'beco.loss_cot1', 'beco.loss_cot2'):
         assert key in out, key
@@ -81,10 +60,10 @@ def test_beco_trains_and_is_evaluated(tmp_path):
     ckpt = osp.join(work, 'iter_2.pth')
     assert osp.isfile(ckpt)
     crf = tmp_path / 'crf.py'
-    crf.write_text(f"_base_ = [{osp.join(REPO, CFG)!r}]\n"
+    crf.write_text(f"_base_ = [{osp.join(REPO_ROOT, CFG)!r}]\n"
                    "model = dict(test_cfg=dict(crf=dict(type='DenseCRF', preset='more_beco',"
                    " restrict_to_labels=False)))\n")
-    out = _run('tools/test.py', str(crf), ckpt, '--work-dir', str(tmp_path / 'test'), '--data-root',
-               root, '--cfg-options', f'test_dataloader.dataset.ann_file={val}',
-               *[f'test_dataloader.{o}' for o in loader])
+    out = run_tool('tools/test.py', str(crf), ckpt, '--work-dir', str(tmp_path / 'test'),
+                   '--data-root', root, '--cfg-options', f'test_dataloader.dataset.ann_file={val}',
+                   *[f'test_dataloader.{o}' for o in LOADER_OPTIONS])
     assert 'mIoU' in out

@@ -7,7 +7,6 @@ import json
 import os
 import os.path as osp
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,8 +14,9 @@ from PIL import Image
 
 from mmwsss.datasets.converters.coco import convert_coco
 from mmwsss.testing.data import coco_mini_root
+from mmwsss.testing.e2e import run_tool
+from mmwsss.testing.tools import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # the quickstart's CAM config: the IRN-style baseline with its head started from ImageNet
 CAM_CFG = 'configs/cam/cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
 SEG_CFG = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
@@ -26,19 +26,6 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not found')
 ]
-
-
-def _run(*args: str) -> str:
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='2')
-    proc = subprocess.run([sys.executable, *args],
-                          cwd=REPO,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=900)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    return out
 
 
 def _pretrained_options(ckpt: str) -> list:
@@ -66,10 +53,10 @@ def workspace(tmp_path_factory):
         ids = f.read().split()[:N_IMAGES]
     with open(osp.join(split_dir, 'mini.txt'), 'w') as f:
         f.write('\n'.join(ids) + '\n')
-    ckpt = osp.join(REPO, 'checkpoints', 'efficientnet-lite0_imagenet_mmwsss.pth')
+    ckpt = osp.join(REPO_ROOT, 'checkpoints', 'efficientnet-lite0_imagenet_mmwsss.pth')
     if not osp.isfile(ckpt):
         ckpt = str(tmp / 'effnet.pth')
-        _run('tools/model_converters/efficientnet_lite.py', ckpt, '--keep-head')
+        run_tool('tools/model_converters/efficientnet_lite.py', ckpt, '--keep-head')
     return dict(tmp=tmp, data_root=data_root, ids=ids, pretrained=ckpt)
 
 
@@ -78,21 +65,21 @@ def test_stage1_pseudo_labels_eval_stage2(workspace):
     mini = 'ImageSets/Segmentation/mini.txt'
     work1 = str(tmp / 'stage1')
     # --- stage 1: a few iterations of the CAM classifier on real photos
-    out = _run('tools/train.py', CAM_CFG, '--work-dir', work1, '--data-root', data_root,
-               '--cfg-options', 'train_cfg.max_iters=3', 'train_dataloader.batch_size=2',
-               'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-               *_pretrained_options(workspace['pretrained']), 'default_hooks.checkpoint.interval=3',
-               'default_hooks.logger.interval=1')
+    out = run_tool('tools/train.py', CAM_CFG, '--work-dir', work1, '--data-root', data_root,
+                   '--cfg-options', 'train_cfg.max_iters=3', 'train_dataloader.batch_size=2',
+                   'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+                   *_pretrained_options(workspace['pretrained']),
+                   'default_hooks.checkpoint.interval=3', 'default_hooks.logger.interval=1')
     # the CAM head started from the ImageNet classifier rows of all 20 VOC classes
     assert 'ClassifierTransfer: 20/20 classes' in out
     ckpt = osp.join(work1, 'iter_3.pth')
     assert osp.isfile(ckpt)
 
     # --- seeds scored on the training images with the threshold sweep
-    out = _run('tools/test.py', CAM_CFG, ckpt, '--work-dir', str(tmp / 'test1'), '--data-root',
-               data_root, '--cfg-options', f'test_dataloader.dataset.ann_file={mini}',
-               'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
-               'model.test_cfg.scales=[1.0]')
+    out = run_tool('tools/test.py', CAM_CFG, ckpt, '--work-dir', str(tmp / 'test1'), '--data-root',
+                   data_root, '--cfg-options', f'test_dataloader.dataset.ann_file={mini}',
+                   'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+                   'model.test_cfg.scales=[1.0]')
     assert 'mIoU' in out and 'bg_thr' in out
 
     # --- pseudo labels: one PNG per image, resumable
@@ -102,7 +89,7 @@ def test_stage1_pseudo_labels_eval_stage2(workspace):
            f'pseudo_label_dataloader.dataset.ann_file={mini}',
            'pseudo_label_dataloader.num_workers=0',
            'pseudo_label_dataloader.persistent_workers=False', 'model.test_cfg.scales=[1.0]')
-    out = _run(*gen)
+    out = run_tool(*gen)
     assert f'written {N_IMAGES}' in out
     for stem in ids:
         img = Image.open(osp.join(data_root, 'JPEGImages', stem + '.jpg'))
@@ -113,27 +100,28 @@ def test_stage1_pseudo_labels_eval_stage2(workspace):
         cams = np.load(osp.join(pl_dir, 'cams', stem + '.npz'))
         assert sorted(cams['keys'].tolist()) == sorted(labels)
     assert not [f for f in os.listdir(pl_dir) if f.startswith('.tmp')]
-    out = _run(*gen)  # a second run finds everything done
+    out = run_tool(*gen)  # a second run finds everything done
     assert f'written 0, skipped {N_IMAGES}' in out
 
     # --- evaluate the folder against the ground truth
     js = str(tmp / 'eval.json')
-    _run('tools/eval_pseudo_labels.py', pl_dir, osp.join(data_root, 'SegmentationClass'), '--split',
-         osp.join(data_root, mini), '--classes-from', osp.join(data_root, 'meta.json'), '--json',
-         js)
+    run_tool('tools/eval_pseudo_labels.py', pl_dir, osp.join(data_root,
+                                                             'SegmentationClass'), '--split',
+             osp.join(data_root, mini), '--classes-from', osp.join(data_root, 'meta.json'),
+             '--json', js)
     res = json.load(open(js))
     assert 0 <= res['mIoU'] <= 100
 
     # --- stage 2: plain mmseg DeepLabV3+ on the pseudo labels
     work2 = str(tmp / 'stage2')
-    _run('tools/train.py', SEG_CFG, '--work-dir', work2, '--data-root', data_root, '--cfg-options',
-         'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
-         f'train_dataloader.dataset.ann_file={mini}',
-         f'train_dataloader.dataset.pseudo_label_dir={pl_dir}',
-         f'val_dataloader.dataset.ann_file={mini}', 'train_dataloader.batch_size=2',
-         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
-         f'model.backbone.init_cfg.checkpoint={workspace["pretrained"]}',
-         'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1')
+    run_tool('tools/train.py', SEG_CFG, '--work-dir', work2, '--data-root', data_root,
+             '--cfg-options', 'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
+             f'train_dataloader.dataset.ann_file={mini}',
+             f'train_dataloader.dataset.pseudo_label_dir={pl_dir}',
+             f'val_dataloader.dataset.ann_file={mini}', 'train_dataloader.batch_size=2',
+             'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+             f'model.backbone.init_cfg.checkpoint={workspace["pretrained"]}',
+             'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1')
     assert osp.isfile(osp.join(work2, 'iter_2.pth'))
 
 
@@ -143,7 +131,7 @@ def test_two_process_cpu_training_and_generation(workspace):
     tmp, data_root = workspace['tmp'], workspace['data_root']
     mini = 'ImageSets/Segmentation/mini.txt'
     work = str(tmp / 'dist')
-    env_port = dict(os.environ, PORT='29611', PYTHONPATH=REPO, OMP_NUM_THREADS='1')
+    env_port = dict(os.environ, PORT='29611', PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1')
     common = ['--data-root', data_root]
     proc = subprocess.run([
         'bash', 'tools/dist_train.sh', CAM_CFG, '2', '--work-dir', work, *common, '--cfg-options',
@@ -151,7 +139,7 @@ def test_two_process_cpu_training_and_generation(workspace):
         'train_dataloader.persistent_workers=False', *_pretrained_options(workspace['pretrained']),
         'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1'
     ],
-                          cwd=REPO,
+                          cwd=REPO_ROOT,
                           env=env_port,
                           capture_output=True,
                           text=True,
@@ -170,7 +158,7 @@ def test_two_process_cpu_training_and_generation(workspace):
         'pseudo_label_dataloader.num_workers=0', 'pseudo_label_dataloader.persistent_workers=False',
         'model.test_cfg.scales=[1.0]'
     ],
-                          cwd=REPO,
+                          cwd=REPO_ROOT,
                           env=env_port,
                           capture_output=True,
                           text=True,

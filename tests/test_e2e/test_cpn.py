@@ -4,48 +4,21 @@ The CPU config trains 2 iterations on 4 images through tools/train.py (the SLIC 
 pipeline, three views, PCM + PRCM, all four losses), then tools/test.py scores the CAM
 seeds of the saved checkpoint.
 """
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
+from mmwsss.testing.e2e import LOADER_OPTIONS, first_ids, run_tool
+from mmwsss.testing.tools import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = 'configs/cpn/cpn_effnet-lite0_1xb4-208i_coco-mini-voc-224x224.py'
-CKPT = osp.join(REPO, 'checkpoints', 'efficientnet-lite0_imagenet_mmwsss.pth')
+CKPT = osp.join(REPO_ROOT, 'checkpoints', 'efficientnet-lite0_imagenet_mmwsss.pth')
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not found'),
 ]
-
-
-def run_tool(*args: str) -> str:
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='2')
-    proc = subprocess.run([sys.executable, *args],
-                          cwd=REPO,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=1200)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    return out
-
-
-def first_ids(tmp, name, src, n):
-    with open(src) as f:
-        ids = f.read().split()[:n]
-    path = str(tmp / name)
-    with open(path, 'w') as f:
-        f.write('\n'.join(ids) + '\n')
-    return path
-
-
-LOADER = ['num_workers=0', 'persistent_workers=False']
 
 
 def train_and_score(tmp_path, cfg, keys):
@@ -56,8 +29,8 @@ def train_and_score(tmp_path, cfg, keys):
     work = str(tmp_path / 'work')
     out = run_tool('tools/train.py', cfg, '--work-dir', work, '--data-root', root, '--cfg-options',
                    'train_cfg.max_iters=2', f'train_dataloader.dataset.ann_file={train}',
-                   *[f'train_dataloader.{o}' for o in LOADER], 'default_hooks.logger.interval=1',
-                   'default_hooks.checkpoint.interval=2')
+                   *[f'train_dataloader.{o}' for o in LOADER_OPTIONS],
+                   'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2')
     assert 'missing keys' not in out and 'unexpected key' not in out
     for key in keys:
         assert key in out, key
@@ -65,7 +38,7 @@ def train_and_score(tmp_path, cfg, keys):
     assert osp.isfile(ckpt)
     out = run_tool('tools/test.py', cfg, ckpt, '--work-dir', str(tmp_path / 'seeds'), '--data-root',
                    root, '--cfg-options', f'test_dataloader.dataset.ann_file={train}',
-                   *[f'test_dataloader.{o}' for o in LOADER])
+                   *[f'test_dataloader.{o}' for o in LOADER_OPTIONS])
     assert 'bg_thr' in out and 'mIoU' in out
 
 

