@@ -6,7 +6,7 @@ raw losses. The segmentor multiplies every ``loss*`` entry by
 ``add_prefix``) and refuses two terms that produce the same key. Entries
 without ``loss`` in their name are logged only (mmengine's convention).
 """
-from typing import Dict, Optional, Union
+from typing import Dict, Optional, Tuple, Union
 
 from mmengine.model import BaseModule
 from torch import Tensor
@@ -27,7 +27,16 @@ class LossTerm(BaseModule):
             ``compute`` at all and log zeros (saves the time of terms that are
             switched on late, like ToCo's seg/reg terms before iteration 2000).
             Off by default for terms whose side effects matter (EMA updates).
+
+    Subclasses name their raw outputs in ``loss_keys`` so that a skipped step logs the
+    same keys as a computed one (mmengine's log would otherwise show a key that
+    disappears at the switch-on iteration); terms that do not declare them log
+    ``loss_<name>`` while skipped.
     """
+
+    #: the raw ``loss*`` keys :meth:`compute` returns (zeros are logged under them
+    #: while the term is skipped).
+    loss_keys: Tuple[str, ...] = ()
 
     def __init__(self,
                  name: str,
@@ -56,6 +65,7 @@ class LossTerm(BaseModule):
         """Weighted losses; keys are NOT prefixed yet (the segmentor does it)."""
         factor = self.factor(ctx.iter)
         if factor == 0.0 and self.skip_when_off:
-            return {f'loss_{self.name}': ctx.inputs.new_zeros(())}
+            keys = self.loss_keys or (f'loss_{self.name}', )
+            return {k: ctx.inputs.new_zeros(()) for k in keys}
         raw = self.compute(ctx)
         return {k: (v * factor if 'loss' in k else v) for k, v in raw.items()}

@@ -20,6 +20,8 @@ class CAMConsistencyTerm(LossTerm):
         detach: None, ``'a'`` or ``'b'`` (see the function).
     """
 
+    loss_keys = ('loss_xcam', )
+
     def __init__(self,
                  name: str = 'xcam',
                  cams: Sequence[str] = ('cam_a', 'cam_b'),

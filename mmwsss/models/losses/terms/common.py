@@ -45,6 +45,8 @@ class SegTerm(LossTerm):
         empty: for ``'bg_fg'``, see :func:`bg_fg_seg_loss`.
     """
 
+    loss_keys = ('loss_seg', )
+
     def __init__(self,
                  name: str = 'seg',
                  branch: str = 'net',

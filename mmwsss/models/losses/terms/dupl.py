@@ -38,6 +38,8 @@ class DiscrepancyTerm(LossTerm):
         eps: of the cosine similarity (DuPL: 1e-6).
     """
 
+    loss_keys = ('loss_sim', )
+
     def __init__(self,
                  name: str = 'sim',
                  branches: Sequence[str] = ('b1', 'b2'),
@@ -78,6 +80,8 @@ class StrongConsistencyTerm(LossTerm):
         view: the preprocessor view of that pass (for its flips).
         conf_thr: weak-confidence threshold (DuPL: 0.9).
     """
+
+    loss_keys = ('loss_reg', )
 
     def __init__(self,
                  name: str = 'reg',

@@ -69,6 +69,8 @@ class AttriTerm(LossTerm):
         out: key of the refined tokens in ``ctx.extras['class_tokens']``.
     """
 
+    loss_keys = ('loss_attri', )
+
     def __init__(self,
                  in_dim: int,
                  name: str = 'attri',
@@ -107,6 +109,8 @@ class CLETerm(LossTerm):
         temp: temperature.
     """
 
+    loss_keys = ('loss_cle', )
+
     def __init__(self,
                  name: str = 'cle',
                  branch: str = 'net',
@@ -139,6 +143,8 @@ class UNETerm(LossTerm):
             :func:`~mmwsss.models.losses.class_token_contrast.select_uncertain_tokens`
             (``token='corner'`` is the official indexing).
     """
+
+    loss_keys = ('loss_une', )
 
     def __init__(self,
                  name: str = 'une',

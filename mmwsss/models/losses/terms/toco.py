@@ -46,6 +46,8 @@ class PTCTerm(LossTerm):
             (ToCo's ``_x4``: post-norm last block, the decoder's input).
     """
 
+    loss_keys = ('loss_ptc', )
+
     def __init__(self,
                  name: str = 'ptc',
                  branch: str = 'net',
@@ -92,6 +94,8 @@ class CTCTerm(LossTerm):
         crop_num, crop_size, neg_thr: the local crops (ToCo: 8, 96, 0.2).
         head: optional CTCHead config overrides (hidden_dim, bottleneck_dim).
     """
+
+    loss_keys = ('loss_ctc', )
 
     def __init__(self,
                  in_dim: int,
@@ -155,6 +159,8 @@ class EnergyTerm(LossTerm):
     iteration 2000. Computed without a compiled extension
     (:class:`~mmwsss.models.losses.DenseEnergyLoss`).
     """
+
+    loss_keys = ('loss_reg', )
 
     def __init__(self,
                  name: str = 'reg',
