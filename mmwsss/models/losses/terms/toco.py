@@ -17,7 +17,6 @@ from ...heads.ctc_head import CTCHead
 from ...label_sources.multi_scale import get_multi_scale_cams
 from ...utils.ema import EMATeacher
 from ...utils.roi_crops import cam_to_roi_mask, crop_from_roi_neg
-from ..dense_energy_loss import DenseEnergyLoss  # noqa: F401 (registers the loss)
 from ..token_contrast import ctc_loss_neg, label_to_aff_mask, masked_ptc_loss
 from .base import LossTerm
 
