@@ -74,6 +74,7 @@ model = dict(
             relu_first=True,
             resize_before_merge=True,
             norm='minmax',
+            norm_eps=1e-6,  # infer_cam.py: (cam - min) / (max - min + 1e-6)
             input_resize='scale_factor',
             out_stride=None,
             align_corners=True,

@@ -84,7 +84,8 @@ class CAMPredictMixin:
             if ori != shapes[i]:
                 cam = F.interpolate(
                     cam, size=ori, mode='bilinear', align_corners=cfg.get('align_corners', False))
-            cam = normalize_cams(cam, cfg.get('norm', 'max'))
+            # norm_eps: the stabiliser of the chosen formula (ACR's min-max uses 1e-6)
+            cam = normalize_cams(cam, cfg.get('norm', 'max'), cfg.get('norm_eps', 1e-5))
             if labels is not None:
                 cam = cam * labels[i, :, None, None]
             outputs.append(cam[0])
@@ -129,6 +130,7 @@ class CAMClassifier(CAMPredictMixin, EncoderDecoder):
     ``test_cfg`` keys (defaults: IRN's recipe, ``CAM_PRESETS['irn']``):
         preset: 'irn' | 'toco' to start from a preset;
         scales, flip, flip_merge, scale_merge, relu_first, norm, align_corners,
+        norm_eps (the stabiliser of ``norm``, default 1e-5),
         resize_before_merge, input_resize ('scale_factor' | 'size_int' |
         'pil_bicubic'), out_stride: see :func:`multi_scale_cams` (the irn preset
         uses IRN's PIL-bicubic inputs and its 16-multiple upsample-then-crop, the

@@ -77,3 +77,18 @@ def test_presets_and_flip_merge_recorded():
     assert model.cam_cfg['scales'] == (1.0, )
     with pytest.raises(KeyError):
         _model(preset='nope')
+
+
+def test_norm_eps_reaches_the_normalisation():
+    # max normalisation x / (max + eps): with eps 1.0 a present class peaks at max / (max + 1)
+    inputs, samples = demo_wsss_inputs(batch=1, num_classes=3, size=(32, 32))
+    default = _model(bg_thr=0.3).eval().predict(inputs, samples)[0].cams.data
+    big = _model(bg_thr=0.3, norm_eps=1.0).eval()
+    raw = big.predict(inputs, samples)[0].cams.data
+    present = samples[0].gt_img_label.bool()
+    assert default[present].flatten(1).max(1)[0].min() > 0.99
+    peaks = raw[present].flatten(1).max(1)[0]
+    assert (peaks < 0.99).all() and (peaks > 0).all()
+    # the same model with the default eps gives maps that are a per-class rescale of these
+    ratio = default[present].flatten(1).max(1)[0] / peaks
+    assert torch.allclose(default[present], raw[present] * ratio[:, None, None], atol=1e-4)
