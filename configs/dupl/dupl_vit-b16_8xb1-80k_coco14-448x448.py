@@ -38,6 +38,7 @@ _cls = dict(num_classes=num_fg_classes)
 
 model = dict(
     data_preprocessor=dict(num_classes=num_fg_classes),
+    view_passes=dict(strong1=dict(start=gmm_iters), strong2=dict(start=gmm_iters)),
     branches=dict(
         b1=dict(
             backbone=_init,

@@ -52,6 +52,7 @@ _backbone = dict(
 _dim = dict(in_channels=embed_dim)
 model = dict(
     data_preprocessor=dict(size=crop_size),
+    view_passes=dict(strong1=dict(start=gmm_iters), strong2=dict(start=gmm_iters)),
     branches=dict(
         b1=dict(backbone=_backbone, cam_heads=dict(cam1=_dim, aux1=_dim), decode_head=_dim),
         b2=dict(backbone=_backbone, cam_heads=dict(cam2=_dim, aux2=_dim), decode_head=_dim)),

@@ -34,6 +34,7 @@ def test_dupl_trains_and_both_students_are_evaluated(tmp_path):
     work = str(tmp_path / 'dupl')
     # loss_terms 6, 7: seg1 / seg2; 9, 10: reg1 / reg2
     early = [f'model.loss_terms.{i}.schedule.start=-1' for i in (6, 7, 9, 10)]
+    early += [f'model.view_passes.strong{i}.start=0' for i in (1, 2)]
     for f in ('l1_gmm', 'l2_gmm'):
         early += [
             f'model.label_sources.{f}.schedule.start=-1', f'model.label_sources.{f}.min_pixels=0'

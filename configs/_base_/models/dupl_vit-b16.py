@@ -110,9 +110,10 @@ model = dict(
             cam_heads=dict(cam2=_cam_head, aux2=_aux_head),
             decode_head=_decode_head)),
     # each branch's decoder on the strong view (no CAM heads needed)
+    # the strong views are read only by the consistency terms (on after gmm_iters)
     view_passes=dict(
-        strong1=dict(branch='b1', view='strong', cam_heads=()),
-        strong2=dict(branch='b2', view='strong', cam_heads=())),
+        strong1=dict(branch='b1', view='strong', cam_heads=(), start=gmm_iters),
+        strong2=dict(branch='b2', view='strong', cam_heads=(), start=gmm_iters)),
     label_sources=dict(
         # PTC labels: multi-scale aux CAM on the token grid; fg > dynamic high, ignore
         # (0.25, high], bg <= 0.25

@@ -80,12 +80,15 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
             config sorts dict keys, so the order of the file is not enough);
             each writes ``ctx.pseudo[name]`` (e.g. ``CAMLabelSource``).
         loss_terms: list of :class:`LossTerm` configs (unique names).
-        view_passes: ``{name: dict(branch, view, cam_heads=None, with_seg=True)}``:
-            after the branches, run ``branch`` again on the preprocessor's view
-            ``view`` (``ctx.views[view]``) with the given CAM heads (None: all)
-            and, if ``with_seg``, its decode head; the output is
+        view_passes: ``{name: dict(branch, view, cam_heads=None, with_seg=True,
+            start=0)}``: after the branches, run ``branch`` again on the
+            preprocessor's view ``view`` (``ctx.views[view]``) with the given CAM
+            heads (None: all) and, if ``with_seg``, its decode head; the output is
             ``ctx.passes[name]`` (a :class:`BranchOutput`), e.g. SEAM's x0.3
             view or ACR's flipped batch. One forward per pass, shared by all terms.
+            ``start``: the first iteration the pass runs (DuPL's strong view is read
+            only once its term is on; before, the forward would be wasted). A term
+            that reads the pass earlier gets a KeyError naming the pass.
         batch_mixers: optional list of batch-mixer configs (MODELS), called in order
             at the start of :meth:`loss`, before any branch runs, as
             ``mixer(model, inputs, wsss_batch, data_samples) -> (inputs,
@@ -186,7 +189,7 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
         # term): tools/analysis_tools/benchmark_single_stage.py times them with it.
         self.stage_hook: Optional[Callable[[str], ContextManager]] = None
 
-    _PASS_KEYS = ('branch', 'view', 'cam_heads', 'with_seg')
+    _PASS_KEYS = ('branch', 'view', 'cam_heads', 'with_seg', 'start')
 
     def _check_view_passes(self, passes: Dict[str, dict]) -> Dict[str, dict]:
         checked = {}
@@ -211,6 +214,7 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
                 cfg['cam_heads'] = tuple(heads)
             cfg.setdefault('cam_heads', None)
             cfg.setdefault('with_seg', True)
+            cfg['start'] = int(cfg.get('start', 0))
             checked[name] = cfg
         return checked
 
@@ -305,6 +309,8 @@ class SingleStageWSSS(CAMPredictMixin, BaseSegmentor):
             for h in out.cams:
                 ctx.cam_fns[h] = branch.cam_fn(h)
         for name, cfg in self.view_passes.items():
+            if ctx.iter < cfg['start']:
+                continue
             with self._stage(f'pass.{name}'):
                 view = ctx.require('views', cfg['view'])
                 ctx.passes[name] = self.branches[cfg['branch']](

@@ -277,6 +277,25 @@ def test_view_pass_runs_the_branch_on_a_view():
     assert not torch.allclose(out.cams['main'], ctx.cams['main'])
 
 
+def test_view_pass_starts_at_its_iteration():
+    model = _model(
+        loss_terms=[dict(type='_SpyTerm')],
+        view_passes=dict(flip=dict(branch='net', view='flip', with_seg=False, start=5)))
+    inputs, samples = demo_wsss_inputs(batch=1, num_classes=C)
+    batch = WSSSBatch(
+        img=inputs.round().clamp(0, 255).to(torch.uint8),
+        img_labels=torch.tensor([[1., 0., 0.]]),
+        views=dict(flip=(inputs / 255.).flip(-1)))
+    hub = MessageHub.get_current_instance()
+    try:
+        for it, ran in ((4, False), (5, True)):
+            hub.update_info('iter', it)
+            model.loss(inputs / 255., samples, batch)
+            assert ('flip' in _SpyTerm.seen['ctx'].passes) is ran, it
+    finally:
+        hub.update_info('iter', 0)
+
+
 def test_view_pass_config_errors():
     with pytest.raises(KeyError, match="view pass 'v': no branch 'b9'"):
         _model(view_passes=dict(v=dict(branch='b9', view='x')))
