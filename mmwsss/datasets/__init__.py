@@ -2,6 +2,7 @@ from .base import WSSSBaseDataset
 from .class_names import COCO_CLASSES, COCO_TO_VOC, VOC_CLASSES, VOC_PALETTE, get_label_space
 from .coco import WSSSCOCODataset
 from .custom import WSSSCustomDataset
+from .histo import BCSSWSSSDataset, LUADHistoSegDataset, WSSSHistoDataset
 from .pseudo_label import PseudoLabelDataset
 from .transforms import *  # noqa: F401,F403
 from .voc import WSSSVOCDataset
@@ -11,3 +12,4 @@ __all__ = [
     'PseudoLabelDataset', 'VOC_CLASSES', 'VOC_PALETTE', 'COCO_CLASSES', 'COCO_TO_VOC',
     'get_label_space'
 ]
+__all__ += ['WSSSHistoDataset', 'BCSSWSSSDataset', 'LUADHistoSegDataset']

@@ -21,7 +21,7 @@ from mmwsss.utils.checks import check_finite
 from mmwsss.utils.io import (atomic_save_npz, atomic_write_json, atomic_write_png, output_key,
                              read_cams_npz)
 from ..functional import (DEFAULT_THRESHOLDS, IGNORE_INDEX, confusion_matrix, format_table,
-                          histogram_to_confusion, segmentation_scores, threshold_histogram,
+                          histogram_to_confusion, nanmean, segmentation_scores, threshold_histogram,
                           to_json_float)
 
 
@@ -114,6 +114,10 @@ class CAMMetric(BaseMetric):
             the labels at the best threshold, written from the npz files once it
             is known (on the main process; the folder must be shared by all
             ranks); they are exactly the labels scored.
+        exclude_background: average mIoU / mPrecision / mRecall over the
+            foreground classes only (index 0 still enters the confusion matrix,
+            so background pixels predicted as a class still lower its IoU).
+            PBIP's histology metric (``iu[:-1].mean()``, its BACK class last).
         collect_device: 'cpu' or 'gpu', as in mmengine.
         prefix: metric key prefix (mmseg's IoUMetric uses none; set one if both
             run in the same evaluator).
@@ -142,6 +146,7 @@ class CAMMetric(BaseMetric):
                  out_file: Optional[str] = None,
                  source: str = 'auto',
                  output_dir: Optional[str] = None,
+                 exclude_background: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
@@ -170,6 +175,7 @@ class CAMMetric(BaseMetric):
         if source not in ('auto', 'cams', 'pred_sem_seg'):
             raise ValueError(f"source must be 'auto', 'cams' or 'pred_sem_seg', got {source!r}")
         self.source = source
+        self.exclude_background = bool(exclude_background)
         self.output_dir = output_dir
 
     # ------------------------------------------------------------------ process
@@ -335,6 +341,9 @@ class CAMMetric(BaseMetric):
             conf = _dense(results, (k, k + 1))[None]
             thresholds = [None]
         scores = segmentation_scores(conf)  # each (T, K) / (T,)
+        if self.exclude_background:
+            for key in ('IoU', 'Precision', 'Recall'):
+                scores['m' + key] = nanmean(scores[key][..., 1:])
         curve = scores['mIoU']
         if np.isnan(curve).all():
             raise ValueError('CAMMetric evaluated no pixel (every GT pixel is ignore)')
