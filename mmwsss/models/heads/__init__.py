@@ -19,3 +19,9 @@ __all__ += ['GCRHead']
 from .pcm import PCMCAMHead  # noqa: E402
 
 __all__ += ['PCMCAMHead']
+from .ppc_head import PPCCAMHead  # noqa: E402
+
+__all__ += ['PPCCAMHead']
+from .sipe_head import SIPEHead  # noqa: E402
+
+__all__ += ['SIPEHead']

@@ -17,3 +17,9 @@ from .dense_energy_loss import (DenseEnergyLoss, bilateral_filter, dense_energy,
 __all__ += [
     'DenseEnergyLoss', 'dense_energy', 'dense_energy_loss', 'bilateral_filter', 'energy_loss_inputs'
 ]
+from .pixel_prototype_contrast import ppc_losses  # noqa: E402
+
+__all__ += ['ppc_losses']
+from .gsc_loss import gsc_loss  # noqa: E402
+
+__all__ += ['gsc_loss']

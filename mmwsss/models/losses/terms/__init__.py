@@ -28,3 +28,9 @@ from .cpn import CPNTerm  # noqa: E402
 from .seam import SEAMTerm  # noqa: E402
 
 __all__ += ['SEAMTerm', 'CPNTerm']
+from .ppc import SEAMPPCTerm  # noqa: E402
+
+__all__ += ['SEAMPPCTerm']
+from .sipe import SIPETerm  # noqa: E402
+
+__all__ += ['SIPETerm']
