@@ -1,0 +1,37 @@
+# SEAM + PPC, CPU-sized, on coco-mini (104 train images, VOC label space) with the REAL
+# ImageNet EfficientNet-Lite0 weights. It is the SEAM CPU config
+# (configs/seam/seam_effnet-lite0_1xb4-208i_coco-mini-voc-256x256.py: backbone, PCM features,
+# crop 256, batch 4, 208 iterations = 8 epochs, lr 0.01, poly 0.9, seed 0; its scaling is in
+# its header) plus PPC and NOTHING else, so that the two runs compare directly:
+#   f_proj    Conv1x1 4096 -> 128 on conv6  -> Conv1x1 1280 -> 128 on the head conv (the
+#             feature the CPU fc8 reads), after the same Dropout2d, x10 lr (cam_heads)
+#   view 2    128 x 128 (PPC)               -> SEAM's CPU view 2 kept: the crop x0.3 (76 px;
+#             128 / 448 = 0.29 of PPC's crop), so the SEAM losses are the SEAM run's
+#   grid      both views -> 16 x 16          unchanged: 16 x 16 is view 1's own grid here
+#             (256 / 16) and view 2's 5 x 5 grid is resized up to it by the same bilinear
+#             align_corners=True call (the official resizes view 1 down to view 2's 16 x 16)
+#   K         16 * 16 // 8 = 32 per class over the batch; bg 0.20, tau 0.1, weights 0.1,
+#             mining 13 / 3, hard 0.6: unchanged
+# Run: flock /tmp/mmwsss_cpu.lock env OMP_NUM_THREADS=2 python3 tools/train.py THIS \
+#          --work-dir work_dirs/ppc_coco-mini --data-root /tmp/mmwsss_cache/coco-mini-voc
+# Seeds (coco-mini train, threshold sweep): tools/test.py THIS CKPT --data-root ...
+_base_ = ['../seam/seam_effnet-lite0_1xb4-208i_coco-mini-voc-256x256.py']
+model = dict(
+    cam_heads=dict(cam=dict(type='PPCCAMHead', proj_channels=128)),
+    loss_terms=[
+        dict(
+            type='SEAMPPCTerm',
+            name='ppc',
+            branch='net',
+            cam='cam',
+            small_pass='small',
+            ppc=dict(
+                size=(16, 16),
+                bg_thr=0.20,
+                topk_div=8,
+                tau=0.1,
+                gamma=0.1,
+                mining_topk=13,
+                mining_skip=3,
+                hard_ratio=0.6))
+    ])
