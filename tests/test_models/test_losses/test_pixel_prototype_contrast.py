@@ -58,9 +58,8 @@ def test_topk_prototype_is_over_the_whole_batch():
     feats = feats.view(2, 2, 1, 2)  # img0: px0 (1, 0), px1 (3, 0); img1: px0 (5, 0), px1 (0, 1)
     cam = torch.tensor([[[0.2, 0.2], [0.9, 0.1]], [[0.2, 0.2], [0.5, 0.7]]]).view(2, 2, 1, 2)
     protos = batch_topk_prototypes(feats, cam, topk=2, topk_indices=None)
-    # channel 1: top-2 of (0.9, 0.1, 0.5, 0.7) = img0 px0 (0.9) and img1 px1 (0.7), i.e. one
-    # pixel per image (a per-image top-1 would be the same here, the 2nd-best image-0 pixel
-    # is never chosen); weighted mean (0.9 * (1, 0) + 0.7 * (0, 1)) / 1.6, then L2
+    # channel 1: top-2 of (0.9, 0.1, 0.5, 0.7) = img0 px0 (0.9) and img1 px1 (0.7);
+    # weighted mean (0.9 * (1, 0) + 0.7 * (0, 1)) / 1.6, then L2
     exp = torch.tensor([0.9, 0.7]) / math.sqrt(0.81 + 0.49)
     assert torch.allclose(protos[1], exp, atol=1e-6)
     # the bg channel is a constant: its pixels are ties; injected indices fix them
