@@ -19,3 +19,6 @@ from .confidence_mask import margin_confidence_mask  # noqa: E402
 from .confidence_mask import MarginConfidenceMask, score_margin  # noqa: E402
 
 __all__ += ['MarginConfidenceMask', 'margin_confidence_mask', 'score_margin']
+from .bg_channel import BackgroundFromMeta, BGChannelIRLabel, BGChannelRandomWalk  # noqa: E402,E501
+
+__all__ += ['BackgroundFromMeta', 'BGChannelIRLabel', 'BGChannelRandomWalk']

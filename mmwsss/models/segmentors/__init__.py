@@ -25,3 +25,6 @@ __all__ += ['CAM2SegPredictor', 'seg_tags']
 from .branch_mean_predictor import BranchMeanPredictor, branch_mean_logits  # noqa: E402
 
 __all__ += ['BranchMeanPredictor', 'branch_mean_logits']
+from .prototype_cam import PrototypeCAMWSSS  # noqa: E402
+
+__all__ += ['PrototypeCAMWSSS']
