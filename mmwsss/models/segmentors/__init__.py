@@ -28,3 +28,6 @@ __all__ += ['BranchMeanPredictor', 'branch_mean_logits']
 from .prototype_cam import PrototypeCAMWSSS  # noqa: E402
 
 __all__ += ['PrototypeCAMWSSS']
+from .lpcam import LPCAMClassifier  # noqa: E402
+
+__all__ += ['LPCAMClassifier']
