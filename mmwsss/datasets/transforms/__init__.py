@@ -15,3 +15,6 @@ __all__ += ['LoadConfidenceMask', 'PackWSSSMaps', 'RandomResizedCropSeg']
 from .complementary import SuperpixelComplementaryPair  # noqa: E402
 
 __all__ += ['SuperpixelComplementaryPair']
+from .rotate90 import RandomRotate90  # noqa: E402
+
+__all__ += ['RandomRotate90']

@@ -17,3 +17,6 @@ __all__ = [
     'save_openai_torchscript', 'MaskCache', 'image_key', 'CLIP_MEAN', 'CLIP_STD', 'TINY_CLIP_CFG',
     'OpenCLIP', 'SAM_ARCHS', 'FixedResizeLongestSide', 'SegmentAnything', 'build_sam'
 ]
+from .frozen_encoder import FrozenImageEncoder  # noqa: E402
+
+__all__ += ['FrozenImageEncoder']

@@ -25,3 +25,9 @@ __all__ += ['PPCCAMHead']
 from .sipe_head import SIPEHead  # noqa: E402
 
 __all__ += ['SIPEHead']
+from .pbip_head import PBIPSubclassHead  # noqa: E402
+
+__all__ += ['PBIPSubclassHead']
+from .rca_head import RCACoarseHead, RCAHead  # noqa: E402
+
+__all__ += ['RCAHead', 'RCACoarseHead']

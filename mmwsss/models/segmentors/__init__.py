@@ -31,3 +31,6 @@ __all__ += ['PrototypeCAMWSSS']
 from .lpcam import LPCAMClassifier  # noqa: E402
 
 __all__ += ['LPCAMClassifier']
+from .pbip import PBIPSegmentor, pbip_fused_cams  # noqa: E402
+
+__all__ += ['PBIPSegmentor', 'pbip_fused_cams']

@@ -34,3 +34,9 @@ __all__ += ['SEAMPPCTerm']
 from .sipe import SIPETerm  # noqa: E402
 
 __all__ += ['SIPETerm']
+from .pbip import PBIPMatchingTerm  # noqa: E402
+
+__all__ += ['PBIPMatchingTerm']
+from .rca import RCAAttentionTerm, RCAContrastTerm  # noqa: E402
+
+__all__ += ['RCAContrastTerm', 'RCAAttentionTerm']
