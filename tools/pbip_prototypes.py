@@ -29,7 +29,11 @@ from PIL import Image
 def crop(data_root: str, out_dir: str, split: str = 'train', min_side: int = 16) -> int:
     """Write ``out_dir/<class>/<id>.png``: the box of each class's GT pixels per image."""
     from mmwsss.datasets.class_names import VOC_CLASSES
-    ids = open(osp.join(data_root, 'ImageSets', 'Segmentation', f'{split}.txt')).read().split()
+
+    # ``split``: a split name under ImageSets/Segmentation, or the path of an id list
+    path = split if osp.isfile(split) else osp.join(data_root, 'ImageSets', 'Segmentation',
+                                                    f'{split}.txt')
+    ids = open(path).read().split()
     n = 0
     for i in ids:
         img = np.array(Image.open(osp.join(data_root, 'JPEGImages', i + '.jpg')).convert('RGB'))
@@ -119,7 +123,7 @@ def main(argv=None) -> int:
     c = sub.add_parser('crop', help='per-class GT-box crops of a VOC-layout training split')
     c.add_argument('data_root')
     c.add_argument('out_dir')
-    c.add_argument('--split', default='train')
+    c.add_argument('--split', default='train', help='split name or id-list file')
     b = sub.add_parser('build', help='encode + per-class KMeans -> .npz prototype file')
     b.add_argument('config')
     b.add_argument('proto_dir')
