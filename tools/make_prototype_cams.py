@@ -13,9 +13,9 @@ Steps (each resumes; ``--overwrite`` redoes it):
 1. ``dump``: for every image of ``prototype_dump_dataloader`` (COCO: only the
    ``images_per_class`` sample, seed ``sample_seed``), the single-scale feature the
    CAM head sees and the classifier's multi-scale CAM (IRN's ``make_cam``, the
-   selection mask) of its classes -> ``DIR/features/<key>.npz``. ``--cam-dir`` takes
-   the masks from a folder of ``cams/<key>.npz`` files (tools/generate_pseudo_labels.py
-   ``--save-cams``) instead, e.g. another method's CAMs.
+   selection mask) of its classes -> ``DIR/features/<key>.npz``. ``--cam-dir D`` takes
+   the masks from ``D/<key>.npz`` instead (the ``cams`` folder that
+   tools/generate_pseudo_labels.py ``--save-cams`` writes), e.g. another method's CAMs.
 2. ``cluster``: per class, cosine k-means (scikit-learn, seeded) of the fg and context
    pools and the classifier-softmax selection -> ``DIR/prototypes/`` (centers.npz,
    context.npz, clusters.npz, meta.json).

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from mmwsss.utils.io import atomic_save_npz, atomic_write_json, load_npz
 from .bank import PrototypeBank
-from .lpcam import kmeans_cosine, nearest_resize, select_centers, split_pools
+from .lpcam import classifier_probs, kmeans_cosine, nearest_resize, select_centers, split_pools
 
 PROTO_FILES = ('centers.npz', 'context.npz', 'clusters.npz', 'meta.json')
 
@@ -149,7 +149,7 @@ def cluster_prototypes(class_dumps: Dict[int, List[str]],
             n = centers.shape[0]
             if n == 0:
                 continue
-            probs = torch.softmax(centers @ weight.float().t(), dim=1)[:, c]
+            probs = classifier_probs(centers, weight)[:, c]
             keep = select_centers(centers, weight, c, **rule)
             out[f'{pool}_centers'][c, :n] = centers.numpy()
             out[f'{pool}_probs'][c, :n] = probs.numpy()
