@@ -129,3 +129,41 @@ def test_converter_refuses_name_clash(tmp_path):
         osp.join(src, 'training', 'p0+0[1010].png'), osp.join(src, 'training', 'p0+0[0001].png'))
     with pytest.raises(ValueError, match='same name once the label string is removed'):
         convert_histo(src, str(tmp_path / 'out'), 'bcss-wsss', 'train', log=lambda m: None)
+
+
+@pytest.mark.parametrize('base', ['bcss-wsss.py', 'luad-histoseg.py'])
+def test_dataset_base_configs_run_their_pipelines(tmp_path, base):
+    from mmengine.config import Config
+
+    from mmwsss.registry import DATASETS
+    from mmwsss.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    init_default_scope('mmwsss')
+    cfg = Config.fromfile(osp.join('configs', '_base_', 'datasets', base))
+    make_histo_tiny(str(tmp_path), 'bcss-wsss' if base.startswith('bcss') else 'luad-histoseg')
+    train = dict(cfg.train_dataloader.dataset, data_root=str(tmp_path))
+    ds = DATASETS.build(train)
+    out = ds[0]
+    assert out['inputs'].shape == (3, 32, 32)
+    assert out['data_samples'].gt_img_label.tolist() == [1, 0, 1, 0]  # p0, "1010"
+    val = dict(cfg.val_dataloader.dataset, data_root=str(tmp_path))
+    sample = DATASETS.build(val)[0]['data_samples']
+    seg = sample.gt_sem_seg.data[0]
+    assert sorted(seg.unique().tolist()) == [0, 1, 3]  # v0 remapped: bg, TUM/TE, LYM
+
+
+def test_random_rotate90():
+    from mmwsss.datasets.transforms import RandomRotate90
+    img = np.arange(12).reshape(3, 4, 1).repeat(3, 2).astype(np.uint8)
+    seg = np.arange(12).reshape(3, 4).astype(np.uint8)
+    np.random.seed(0)
+    seen = set()
+    for _ in range(40):
+        out = RandomRotate90(prob=1.0)(dict(img=img, gt_seg_map=seg, seg_fields=['gt_seg_map']))
+        k = [i for i in range(4) if np.array_equal(out['gt_seg_map'], np.rot90(seg, i))]
+        assert len(k) == 1 and np.array_equal(out['img'][..., 0], out['gt_seg_map'])
+        assert out['img_shape'] == out['img'].shape[:2]
+        seen.add(k[0])
+    assert seen == {0, 1, 2, 3}
+    same = RandomRotate90(prob=0.0)(dict(img=img, seg_fields=[]))
+    assert same['img'] is img
