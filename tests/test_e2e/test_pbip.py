@@ -32,13 +32,14 @@ def test_pbip_prototypes_train_and_seeds(tmp_path):
     out = run_tool('tools/pbip_prototypes.py', 'crop', root, crops, '--split', train)
     assert 'crops in' in out
     # classes of the 4 images only: the others get the folders of a placeholder image
+    import os
     import shutil
     from glob import glob
     some = sorted(glob(osp.join(crops, '*', '*.png')))[0]
     from mmwsss.datasets.class_names import VOC_CLASSES
     for name in VOC_CLASSES[1:]:
         if not osp.isdir(osp.join(crops, name)):
-            shutil.os.makedirs(osp.join(crops, name))
+            os.makedirs(osp.join(crops, name))
             shutil.copy(some, osp.join(crops, name, 'x.png'))
     protos = str(tmp_path / 'protos.npz')
     run_tool('tools/pbip_prototypes.py', 'build', CFG, crops, protos)
