@@ -243,10 +243,12 @@ def main(argv=None) -> dict:
             }
             clusters = cluster_prototypes(
                 class_dumps, model.classifier_weight().cpu(), kmeans_cfg=settings['kmeans'], **rule)
+            import sklearn
             meta = dict(
                 settings,
                 config=args.config,
                 checkpoint=args.checkpoint,
+                sklearn=sklearn.__version__,
                 images={
                     str(c): len(p)
                     for c, p in class_dumps.items()
