@@ -143,3 +143,20 @@ def test_fused_cams_weights_and_flip():
     # an absent class is zero everywhere
     fused0 = pbip_fused_cams(fn, inputs, torch.tensor([[1., 0.]]), [2, 2], w)
     assert fused0[:, 1].abs().max() == 0
+
+
+def test_infonce_bg_matches_literal_formula_random():
+    torch.manual_seed(1)
+    b = torch.randn(5, 8)
+    protos = torch.nn.functional.normalize(torch.randn(6, 8), dim=1)
+    cls = torch.tensor([0, 5, 2, 2, 3])
+    t = 0.07
+    s = torch.nn.functional.normalize(b, dim=1) @ protos.t() / t
+    num, den = 0.0, 0.0
+    for i in range(5):
+        others = torch.cat([s[i, :cls[i]], s[i, cls[i] + 1:]])
+        m = torch.exp(others).mean()
+        num = num + m
+        den = den + m + torch.exp(s[i, cls[i]])
+    lit = -torch.log(num / den)
+    assert infonce_bg(b, protos, cls, t).item() == pytest.approx(lit.item(), rel=1e-5)

@@ -50,6 +50,12 @@ def test_full_model_step_and_predict():
     for key in ('cls2.loss_cls', 'cls3.loss_cls', 'cls4.loss_cls', 'match.loss_fg', 'match.loss_bg',
                 'match.loss_cam'):
         assert torch.isfinite(losses[key]), key
+    # the matching losses alone reach the backbone, through cam4 and the frozen encoder
+    match = losses['match.loss_fg'] + losses['match.loss_bg']
+    match.backward(retain_graph=True)
+    stage4 = [p for n, p in model.branches['net'].backbone.named_parameters() if 'layers.3' in n]
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in stage4)
+    model.zero_grad()
     total = sum(v for k, v in losses.items() if 'loss' in k)
     total.backward()
     enc = model.loss_terms[3].encoder
