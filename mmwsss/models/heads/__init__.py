@@ -31,3 +31,6 @@ __all__ += ['PBIPSubclassHead']
 from .rca_head import RCACoarseHead, RCAHead  # noqa: E402
 
 __all__ += ['RCAHead', 'RCACoarseHead']
+from .pot_head import POTHead  # noqa: E402
+
+__all__ += ['POTHead']

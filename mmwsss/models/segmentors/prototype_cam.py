@@ -35,7 +35,8 @@ class PrototypeCAMWSSS(SingleStageWSSS):
     input is rescaled (:func:`rescale_inputs`: ``'pil_bicubic'`` for IRN-style data
     loaders), ``head.label_cam_fn`` gives (1, 1 + C, h', w') scores, which are resized
     bilinearly to the image, merged over scales (sum) and normalised per channel
-    (``normalize_cams``, max). Without ``label_cam`` the parent's CAM prediction is used.
+    (``normalize_cams``, max), unless the head has ``merge_label_cams(per_scale, scales)``
+    (POT's IS_CAM + IS_CAM1). Without ``label_cam`` the parent's CAM prediction is used.
 
     Each predicted sample gets ``cams`` (C, H, W) = the fg channels masked by the image
     labels, ``pred_sem_seg`` = argmax over bg + labelled classes (the seed protocol of
@@ -75,7 +76,11 @@ class PrototypeCAMWSSS(SingleStageWSSS):
                 per_scale.append(
                     F.interpolate(
                         sc, size=(h, w), mode='bilinear', align_corners=cfg['align_corners']))
-            scores = normalize_cams(merge(per_scale, cfg['scale_merge']), cfg['norm'])
+            merge_fn = getattr(head, 'merge_label_cams', None)
+            if callable(merge_fn):  # a method's own scale merge (POT: IS_CAM + IS_CAM1)
+                scores = merge_fn(per_scale, cfg['scales'])
+            else:
+                scores = normalize_cams(merge(per_scale, cfg['scale_merge']), cfg['norm'])
             if meta.get('flip', False):
                 scores = scores.flip(-1 if meta.get('flip_direction') == 'horizontal' else -2)
             ori = tuple(meta.get('ori_shape', (h, w))[:2])

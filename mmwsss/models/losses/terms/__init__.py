@@ -40,3 +40,6 @@ __all__ += ['PBIPMatchingTerm']
 from .rca import RCAAttentionTerm, RCAContrastTerm  # noqa: E402
 
 __all__ += ['RCAContrastTerm', 'RCAAttentionTerm']
+from .pot import POTTerm  # noqa: E402
+
+__all__ += ['POTTerm']
