@@ -9,3 +9,6 @@ __all__ += ['Renormalize']
 from .with_input import AppendInput  # noqa: E402
 
 __all__ += ['AppendInput']
+from .vgg_d1 import VGG16D1  # noqa: E402
+
+__all__ += ['VGG16D1']

@@ -23,3 +23,6 @@ __all__ += ['ppc_losses']
 from .gsc_loss import gsc_loss  # noqa: E402
 
 __all__ += ['gsc_loss']
+from .region_contrast import region_contrast_mixup_loss  # noqa: E402
+
+__all__ += ['region_contrast_mixup_loss']
