@@ -15,7 +15,7 @@ from mmwsss.testing.data import coco_mini_converted, coco_mini_root
 from mmwsss.testing.e2e import EFFNET_CKPT, LOADER_OPTIONS, first_ids, run_tool
 from mmwsss.utils.io import atomic_save_npz
 
-CFG = 'configs/pot/pot_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+CFG = 'configs/pot/pot_effnet-lite0_1xb8-200i_coco-mini-voc-320x320.py'
 
 pytestmark = [
     pytest.mark.e2e,
