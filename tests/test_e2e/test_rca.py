@@ -15,7 +15,7 @@ import pytest
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
 from mmwsss.testing.e2e import EFFNET_CKPT, LOADER_OPTIONS, first_ids, run_tool
 
-CFG = 'configs/rca/rca_effnet-lite0_1xb8-78i_coco-mini-voc-256x256.py'
+CFG = 'configs/rca/rca_effnet-lite0_1xb8-78i_coco-mini-voc-224x224.py'
 
 pytestmark = [
     pytest.mark.e2e,

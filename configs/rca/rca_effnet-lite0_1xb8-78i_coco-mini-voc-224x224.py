@@ -4,15 +4,16 @@
 #   backbone  VGG-16 D1 (512-d, OS 8)      -> EfficientNet-Lite0 stage 7 (320-d), OS 16 with
 #             the last stride-2 stage at stride 1 as the CAM baseline (dilated depthwise
 #             convs at OS 8 were 3x slower on CPU), BN frozen; everything trained as in RCA
-#   heads     per-class / coarse heads 3 x conv3x3-512 -> 3 x conv3x3-64; Q/K/V 512 -> 320
+#   heads     per-class / coarse heads 3 x conv3x3-512 -> 3 x conv3x3-32; Q/K/V 512 -> 320
 #             (the memory, projection and aggregation keep the feature width, 320)
-#   input     368 x 368 -> 256 x 256 (16 x 16 maps instead of 46 x 46)
+#   input     368 x 368 -> 224 x 224 (14 x 14 maps instead of 46 x 46); the 20 heads of 64
+#             channels at 256 took ~18 s per iteration on the shared (loaded) CPU
 #   schedule  30 epochs of 1,323 its (lr x0.1 at epochs 5, 10) -> 6 epochs of 13 its (104
 #             images at batch 8) = 78 its, lr x0.1 at epoch 5: the contrast is on from epoch 2
 #             (iteration 26), the memory is clustered at the start of epochs 1-5 and the last
 #             epoch writes the missing attention maps, as in the official schedule
 #   memory    unchanged: 20 x 500 slots, blend 0.99, 10 clusters, conf 0.7
-# Run:  python3 tools/train.py configs/rca/rca_effnet-lite0_1xb8-78i_coco-mini-voc-256x256.py \
+# Run:  python3 tools/train.py configs/rca/rca_effnet-lite0_1xb8-78i_coco-mini-voc-224x224.py \
 #           --data-root /tmp/mmwsss_cache/coco-mini-voc
 _base_ = [
     '../_base_/datasets/coco-mini_voc.py',
@@ -22,13 +23,13 @@ _base_ = [
 # ---- frequently modified ----
 data_root = 'data/coco-mini-voc'
 pretrained = 'checkpoints/efficientnet-lite0_imagenet_mmwsss.pth'
-crop_size = (256, 256)
+crop_size = (224, 224)
 iters_per_epoch = 13  # ceil(104 / 8)
 num_epochs = 6
 max_iters = iters_per_epoch * num_epochs
 att_dir = 'work_dirs/rca_coco-mini/att'
 feat_dim = 320
-head_channels = 64
+head_channels = 32
 # -----------------------------
 model = dict(
     data_preprocessor=dict(mean=[127.0, 127.0, 127.0], std=[128.0, 128.0, 128.0], size=crop_size),
