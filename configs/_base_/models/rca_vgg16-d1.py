@@ -114,3 +114,5 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=5e-4, nesterov=True),
     paramwise_cfg=dict(bias_lr_mult=2.0, custom_keys=dict(extra=dict(lr_mult=10.0), **_extra_bias)))
+# extra_F is unused until the contrast switches on (epoch 2): DDP must not wait for its grads
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

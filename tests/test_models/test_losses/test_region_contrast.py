@@ -84,3 +84,69 @@ def test_sample_mixup_draws_present_classes_seeded():
         assert labels[i2, c2] == 1 and 0 < lam < 1
     again = sample_mixup(labels, 8.0, torch.Generator().manual_seed(0), np.random.default_rng(0))
     assert again == mixes
+
+
+def _loop_reference(mid, coarse, labels, memory, mixes, tau):
+    """The official per-(image, class) loop, written out step by step on plain tensors
+    (independently of the vectorised function): masks, pooling by mask sum, mix, normalise,
+    max-shifted logits over the whole memory, the two class terms, / #classes, batch sum."""
+    soft = torch.softmax(coarse, 1)
+    mem = torch.nn.functional.normalize(memory.reshape(-1, memory.shape[-1]), dim=1)
+    cls_of = torch.arange(memory.shape[0]).repeat_interleave(memory.shape[1])
+    total = torch.zeros(())
+    by_image = {}
+    for i, c, i2, c2, lam in mixes:
+        m1 = (soft[i, c] > soft[i, c].mean()).float()
+        m2 = (soft[i2, c2] > soft[i2, c2].mean()).float()
+        e1 = (mid[i] * m1).flatten(1).sum(1) / m1.sum()
+        e2 = (mid[i2] * m2).flatten(1).sum(1) / m2.sum()
+        a = torch.nn.functional.normalize((e1 * lam + (1 - lam) * e2)[None])[0]
+        logit = mem @ a / tau
+        mx = logit.max()
+        ex = torch.exp(logit - mx)
+        terms = []
+        for k in (c, c2):
+            pos = logit[cls_of == k] - mx
+            neg = (ex * (cls_of != k).float()).sum()
+            terms.append((-(pos - torch.log((neg + torch.exp(pos)).clamp(min=1e-4)))).mean())
+        by_image[i] = by_image.get(i, 0) + terms[0] * lam + terms[1] * (1 - lam)
+    for i, v in by_image.items():
+        total = total + v / labels[i].sum()
+    return total
+
+
+def test_contrast_matches_the_loop_on_random_inputs():
+    torch.manual_seed(3)
+    b, c, d, s = 3, 5, 8, 7
+    mid = torch.randn(b, d, 6, 9)
+    coarse = torch.randn(b, c, 6, 9) * 3
+    memory = torch.randn(c, s, d)
+    labels = torch.zeros(b, c)
+    labels[0, [0, 3]] = 1
+    labels[1, 2] = 1
+    labels[2, [1, 2, 4]] = 1
+    g = torch.Generator().manual_seed(0)
+    mixes = sample_mixup(labels, 8.0, generator=g, rng=np.random.default_rng(1))
+    for tau in (0.07, 0.5):
+        got = region_contrast_mixup_loss(mid, coarse, labels, memory, mixes, tau=tau)
+        want = _loop_reference(mid, coarse, labels, memory, mixes, tau)
+        assert got.item() == pytest.approx(want.item(), rel=1e-4)
+
+
+def test_memory_embeddings_match_the_loop_with_chained_masks():
+    torch.manual_seed(4)
+    feats, coarse = torch.randn(2, 6, 5, 4), torch.randn(2, 4, 5, 4) * 2
+    labels = torch.tensor([[1., 1, 0, 1], [0, 1, 1, 0]])
+    probs = torch.tensor([[0.9, 0.8, 0.99, 0.75], [0.9, 0.6, 0.95, 0.9]])
+    emb, write = rca_memory_embeddings(feats, coarse, labels, probs, chain_masks=True)
+    soft = torch.softmax(coarse, 1)
+    for j in range(2):
+        x = feats[j]
+        for k in range(4):
+            if labels[j, k] == 1 and probs[j, k] > 0.7:
+                m = (soft[j, k] > soft[j, k].mean()).float()
+                x = x * m
+                ref = x.flatten(1).sum(1) / m.sum()
+                assert write[j, k] and torch.allclose(emb[j, k], ref, rtol=1e-4, atol=1e-6)
+            else:
+                assert not write[j, k]
