@@ -38,13 +38,17 @@ class AttentionAccumulator:
     Args:
         folder: output folder (created).
         min_prob: the score below which a class is not accumulated (RCA 0.1).
+        clean: remove a killed run's temporary files now (only one process may do it,
+            before any process writes: ``RCAAttentionTerm`` lets rank 0 clean, then waits
+            at a barrier).
     """
 
-    def __init__(self, folder: str, min_prob: float = 0.1) -> None:
+    def __init__(self, folder: str, min_prob: float = 0.1, clean: bool = True) -> None:
         self.folder = folder
         self.min_prob = float(min_prob)
         os.makedirs(folder, exist_ok=True)
-        remove_stale_temp_files(folder)
+        if clean:
+            remove_stale_temp_files(folder)
 
     def path(self, key: str, cls: int) -> str:
         """``<folder>/<key>_<cls>.png`` (``cls`` is the 0-based foreground class)."""

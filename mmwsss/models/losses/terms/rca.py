@@ -9,6 +9,7 @@ accumulation into a folder; it returns no loss.
 from typing import Dict, Optional
 
 import torch
+from mmengine import dist
 from torch import Tensor
 
 from mmwsss.registry import MODELS
@@ -132,7 +133,10 @@ class RCAAttentionTerm(LossTerm):
         if epoch < self.start_epoch:
             return {'att_written': cams.new_zeros(())}
         if self._acc is None:
-            self._acc = AttentionAccumulator(self.att_dir, self.min_prob)
+            # rank 0 removes a killed run's temporary files before any rank writes
+            self._acc = AttentionAccumulator(
+                self.att_dir, self.min_prob, clean=dist.get_rank() == 0)
+            dist.barrier()
         last = epoch >= self.num_epochs - 1
         probs = torch.sigmoid(ctx.require('logits', self.cam)).detach()
         labels = ctx.img_labels
