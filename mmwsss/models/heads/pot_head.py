@@ -32,9 +32,9 @@ from torch import Tensor
 from mmwsss.registry import MODELS
 from ..prototypes.functional import cosine_maps
 from ..prototypes.lpcam import cluster_means, kmeans_cosine
-from ..utils.cam import add_background, normalize_cams
+from ..utils.cam import add_background, labels_with_bg, normalize_cams
 from ..utils.cam_files import load_batch_cams
-from .sipe_head import SIPEHead, labels_with_bg, sipe_norm_cam
+from .sipe_head import SIPEHead, sipe_norm_cam
 
 PLAN_LAYOUTS = ('class_major', 'released')
 

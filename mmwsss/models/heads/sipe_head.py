@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from mmwsss.registry import MODELS
 from ..prototypes.functional import cosine_maps, masked_average
-from ..utils.cam import add_background, normalize_cams
+from ..utils.cam import add_background, labels_with_bg, normalize_cams
 from .cam_head import CAMHead
 
 
@@ -160,12 +160,6 @@ def reactivate(prototypes: Tensor, feature: Tensor) -> Tensor:
         gives 0 either way.
     """
     return F.relu(cosine_maps(feature, prototypes))
-
-
-def labels_with_bg(img_labels: Tensor) -> Tensor:
-    """(B, C) multi-hot -> (B, K, 1, 1) with a leading bg 1 (SIPE's padded label)."""
-    ones = torch.ones_like(img_labels[:, :1])
-    return torch.cat([ones, img_labels], 1)[..., None, None]
 
 
 @MODELS.register_module()

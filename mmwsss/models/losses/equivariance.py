@@ -27,16 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..utils.cam import normalize_cams
+from ..utils.cam import labels_with_bg, normalize_cams
 
 OHEM_RATIO = 0.2  # "OHEM is 20%": top int(21 * h * w * 0.2) values per sample
 MAX_ONEHOT_VARIANTS = ('seam', 'cpn')
-
-
-def with_bg_label(img_labels: Tensor) -> Tensor:
-    """``label = cat([1, y])[..., None, None]``: (N, C) -> (N, 1 + C, 1, 1)."""
-    ones = img_labels.new_ones(img_labels.shape[0], 1)
-    return torch.cat([ones, img_labels], 1)[..., None, None]
 
 
 def max_norm(p: Tensor, eps: float = 1e-5) -> Tensor:
@@ -180,7 +174,7 @@ def seam_losses(cam1: Tensor,
         ``align_corners=True`` (for that mode a size and the official ``scale_factor=0.3``
         sample identically).
     """
-    label = with_bg_label(img_labels).to(cam1.dtype)
+    label = labels_with_bg(img_labels).to(cam1.dtype)
     size = cam2.shape[-2:]
 
     def small(x: Tensor) -> Tensor:
@@ -255,7 +249,7 @@ def cpn_losses(cam: Tensor,
         min-pooling losses; the official sums both into ``loss_cls``), ``loss_tcp``,
         ``loss_cpcr``; the official total is their sum.
     """
-    label = with_bg_label(img_labels).to(cam.dtype)
+    label = labels_with_bg(img_labels).to(cam.dtype)
     c = visible_ratio.to(cam.dtype).view(-1, 1, 1, 1)
     u = (1 - visible_ratio if hidden_ratio is None else hidden_ratio).to(cam.dtype).view(
         -1, 1, 1, 1)

@@ -40,27 +40,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..prototypes.functional import cosine_maps, masked_average
-from ..utils.cam import normalize_cams
+from ..utils.cam import BG_POSITIONS, labels_with_bg, normalize_cams
 
-BG_CHANNELS = ('first', 'last')
+BG_CHANNELS = BG_POSITIONS
 #: ``F.normalize``'s default eps, which the official prototypes and features use
 L2_EPS = 1e-12
 
 #: ``sampler(n, k) -> (k,) long``: the random subset of hard pixel sampling (the official
 #: ``random.sample(range(n), k)``); inject one to make the loss deterministic.
 Sampler = Callable[[int, int], Tensor]
-
-
-def with_bg(img_labels: Tensor, bg_channel: str = 'first') -> Tensor:
-    """``label`` with the always-present background: (N, C - 1) -> (N, C, 1, 1).
-
-    ``'first'`` (SEAM: ``cat([1, y])``) or ``'last'`` (EPS: ``cat([y, 1])``).
-    """
-    if bg_channel not in BG_CHANNELS:
-        raise ValueError(f'bg_channel must be one of {BG_CHANNELS}, got {bg_channel!r}')
-    ones = img_labels.new_ones(img_labels.shape[0], 1)
-    parts = [ones, img_labels] if bg_channel == 'first' else [img_labels, ones]
-    return torch.cat(parts, 1)[..., None, None]
 
 
 def bg_index(num_channels: int, bg_channel: str = 'first') -> int:
@@ -118,7 +106,7 @@ def ppc_pseudo_label(cam: Tensor,
     norm = ppc_cam_norm(cam, eps)
     b = bg_index(norm.shape[1], bg_channel)
     norm[:, b] = bg_thr
-    label = with_bg(img_labels, bg_channel).to(norm.dtype)
+    label = labels_with_bg(img_labels, bg_channel).to(norm.dtype)
     labels = F.softmax(norm * label, dim=1).argmax(1)
     return norm, labels
 

@@ -1,10 +1,10 @@
-from .cam import (IGNORE_INDEX, add_background, cam_to_label, check_cams, merge, normalize_cams,
-                  scores_to_label)
+from .cam import (IGNORE_INDEX, add_background, cam_to_label, check_cams, labels_with_bg, merge,
+                  normalize_cams, scores_to_label)
 from .cam_inference import CAM_PRESETS, multi_scale_cams
 
 __all__ = [
-    'IGNORE_INDEX', 'add_background', 'cam_to_label', 'check_cams', 'merge', 'normalize_cams',
-    'scores_to_label', 'CAM_PRESETS', 'multi_scale_cams'
+    'IGNORE_INDEX', 'add_background', 'cam_to_label', 'check_cams', 'labels_with_bg', 'merge',
+    'normalize_cams', 'scores_to_label', 'CAM_PRESETS', 'multi_scale_cams'
 ]
 from .classifier_transfer import ClassifierTransferInit, resolve_class_map, transfer_classifier_rows
 from .imagenet_class_map import COCO_TO_IMAGENET, IMAGENET_CLASS_MAPS, VOC_TO_IMAGENET

@@ -134,6 +134,26 @@ def add_background(cams: Tensor, bg: float = None, power: float = None) -> Tenso
     return torch.cat([bgmap, cams], 1)
 
 
+BG_POSITIONS = ('first', 'last')
+
+
+def labels_with_bg(img_labels: Tensor, bg: str = 'first') -> Tensor:
+    """Image labels with the always-present background, shaped to multiply CAMs.
+
+    Args:
+        img_labels: (B, C) multi-hot foreground labels.
+        bg: ``'first'`` (``cat([1, y])``: PSA / SEAM / SIPE / POT, background channel 0)
+            or ``'last'`` (``cat([y, 1])``: EPS).
+    Returns:
+        (B, C + 1, 1, 1), same dtype as ``img_labels``.
+    """
+    if bg not in BG_POSITIONS:
+        raise ValueError(f'bg must be one of {BG_POSITIONS}, got {bg!r}')
+    ones = img_labels.new_ones(img_labels.shape[0], 1)
+    parts = [ones, img_labels] if bg == 'first' else [img_labels, ones]
+    return torch.cat(parts, 1)[..., None, None]
+
+
 def scores_to_label(scores: Tensor, img_labels: Optional[Tensor] = None) -> Tensor:
     """Argmax of (B, 1 + C, H, W) background + fg scores; absent classes never win."""
     if img_labels is not None:

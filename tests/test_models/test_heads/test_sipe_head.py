@@ -4,7 +4,7 @@ import torch
 from mmengine.registry import init_default_scope
 
 from mmwsss.models.heads.sipe_head import (SIPEHead, get_prototype, get_seed, hierarchical_feature,
-                                           labels_with_bg, reactivate, sipe_norm_cam)
+                                           reactivate, sipe_norm_cam)
 
 
 def _two_group_case():
@@ -103,11 +103,6 @@ def test_hierarchical_feature_norms_and_grid():
     n = s3 / (s3.norm(dim=1, keepdim=True) + 1e-5)
     assert torch.allclose(hie[:, 3:], n)
     assert torch.allclose(hie[:, 3:].norm(dim=1), torch.ones(2, 4, 3), atol=1e-4)
-
-
-def test_labels_with_bg():
-    lab = labels_with_bg(torch.tensor([[0., 1., 0.]]))
-    assert lab.shape == (1, 4, 1, 1) and lab.flatten().tolist() == [1, 0, 1, 0]
 
 
 def _head():

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from mmwsss.models.losses.equivariance import (adaptive_min_pooling_loss, bg_from_fg, cpn_cpcr_loss,
                                                cpn_losses, cpn_tcp_loss, max_norm, max_onehot,
-                                               ohem_mean, seam_ecr_loss, seam_er_loss, seam_losses,
-                                               with_bg_label)
+                                               ohem_mean, seam_ecr_loss, seam_er_loss, seam_losses)
+from mmwsss.models.utils.cam import labels_with_bg
 
 
 def test_ohem_count_is_int_of_k_h_w_ratio():
@@ -133,7 +133,7 @@ def test_cpn_losses_scales_pair_by_c_and_u():
     labels[:, 0] = 1
     c = torch.tensor([0.25, 0.5], dtype=torch.float64)
     out = cpn_losses(*maps, labels, c)
-    label = with_bg_label(labels)
+    label = labels_with_bg(labels)
     cn = [max_norm(m) * label for m in maps]
     u = (1 - c).float().view(-1, 1, 1, 1)
     cf = c.float().view(-1, 1, 1, 1)

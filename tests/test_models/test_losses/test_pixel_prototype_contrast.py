@@ -9,7 +9,7 @@ from mmwsss.models.losses.pixel_prototype_contrast import (batch_topk_prototypes
                                                            hard_pixel_indices, intra_view_nce,
                                                            ppc_cam_norm, ppc_losses,
                                                            ppc_pseudo_label, prototype_nce,
-                                                           semi_hard_pixel_losses, with_bg)
+                                                           semi_hard_pixel_losses)
 
 E = 1e-5
 
@@ -49,7 +49,6 @@ def test_pseudo_label_bg_constant_and_label_mask():
     norm, y = ppc_pseudo_label(cam_eps, torch.tensor([[0.0, 1.0]]), 0.10, 'last')
     assert torch.equal(norm[0, 2], torch.full((1, 3), 0.1))
     assert y.tolist() == [[[2, 2, 1]]]
-    assert with_bg(labels, 'last').view(-1).tolist() == [0.0, 1.0, 1.0]
 
 
 def test_topk_prototype_is_over_the_whole_batch():

@@ -81,3 +81,13 @@ def test_normalize_any_leading_dims():
     out = normalize_cams(cams, 'minmax', eps=1e-7)
     assert torch.allclose(out[0].flatten(), torch.tensor([0., 1.]))
     assert out[1].flatten().tolist() == [0., 0.]  # constant map -> 0 (0 / (0 + eps))
+
+
+def test_labels_with_bg_first_and_last():
+    from mmwsss.models.utils.cam import labels_with_bg
+    y = torch.tensor([[0., 1., 0.]])
+    first = labels_with_bg(y)
+    assert first.shape == (1, 4, 1, 1) and first.flatten().tolist() == [1, 0, 1, 0]
+    assert labels_with_bg(y, 'last').flatten().tolist() == [0, 1, 0, 1]
+    with pytest.raises(ValueError, match='bg must be one of'):
+        labels_with_bg(y, 'middle')
