@@ -14,7 +14,7 @@
 #             of ~13 px, vs ~26 px at 448)
 #   eval      CPN's inference (= SEAM's; the /2 is a threshold rescale, not applied) on
 #             coco-mini train, threshold sweep
-# Run: flock /tmp/mmwsss_cpu.lock env OMP_NUM_THREADS=2 python3 tools/train.py THIS \
+# Run: python3 tools/train.py THIS \
 #          --work-dir work_dirs/cpn_coco-mini --data-root /tmp/mmwsss_cache/coco-mini-voc
 _base_ = [
     '../_base_/datasets/coco-mini_voc.py',

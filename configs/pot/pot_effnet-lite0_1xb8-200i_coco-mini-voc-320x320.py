@@ -22,7 +22,7 @@
 #       configs/cam/cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py \
 #       work_dirs/cam-inhead_coco-mini/iter_300.pth --data-root /tmp/mmwsss_cache/coco-mini-voc \
 #       --out-dir work_dirs/pot_ext_cams --save-cams
-#   flock /tmp/mmwsss_cpu.lock env OMP_NUM_THREADS=2 python3 tools/train.py THIS \
+#   python3 tools/train.py THIS \
 #       --work-dir work_dirs/pot_coco-mini --data-root /tmp/mmwsss_cache/coco-mini-voc
 #   python3 tools/test.py THIS work_dirs/pot_coco-mini/iter_200.pth \
 #       --data-root /tmp/mmwsss_cache/coco-mini-voc

@@ -12,7 +12,7 @@
 #             align_corners=True call (the official resizes view 1 down to view 2's 16 x 16)
 #   K         16 * 16 // 8 = 32 per class over the batch; bg 0.20, tau 0.1, weights 0.1,
 #             mining 13 / 3, hard 0.6: unchanged
-# Run: flock /tmp/mmwsss_cpu.lock env OMP_NUM_THREADS=2 python3 tools/train.py THIS \
+# Run: python3 tools/train.py THIS \
 #          --work-dir work_dirs/ppc_coco-mini --data-root /tmp/mmwsss_cache/coco-mini-voc
 # Seeds (coco-mini train, threshold sweep): tools/test.py THIS CKPT --data-root ...
 _base_ = ['../seam/seam_effnet-lite0_1xb4-208i_coco-mini-voc-256x256.py']

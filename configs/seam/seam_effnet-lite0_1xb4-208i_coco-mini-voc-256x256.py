@@ -17,7 +17,7 @@
 #   view 2    x0.3 of the crop            unchanged (256 -> 76 px, a 5x5 CAM grid)
 #   eval      SEAM's inference (cam_rv, 4 scales x flip summed, SEAM min-max) on coco-mini
 #             train, threshold sweep (seam-seeds_effnet-lite0_...py)
-# Run: flock /tmp/mmwsss_cpu.lock env OMP_NUM_THREADS=2 python3 tools/train.py THIS \
+# Run: python3 tools/train.py THIS \
 #          --work-dir work_dirs/seam_coco-mini --data-root /tmp/mmwsss_cache/coco-mini-voc
 _base_ = [
     '../_base_/datasets/coco-mini_voc.py',

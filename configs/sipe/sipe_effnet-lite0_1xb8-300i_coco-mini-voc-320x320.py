@@ -19,7 +19,7 @@
 #             classes, as the CAM baseline (transfer, not SIPE: see configs/cam/README.md)
 #   eval      IS-CAM (4 scales x flip, argmax with its bg channel) on coco-mini train:
 #             sipe-seeds_effnet-lite0_...py
-# Run: flock /tmp/mmwsss_cpu.lock env OMP_NUM_THREADS=2 python3 tools/train.py THIS \
+# Run: python3 tools/train.py THIS \
 #          --work-dir work_dirs/sipe_coco-mini --data-root /tmp/mmwsss_cache/coco-mini-voc
 _base_ = [
     '../_base_/datasets/coco-mini_voc.py',

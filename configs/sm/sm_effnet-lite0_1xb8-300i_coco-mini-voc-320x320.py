@@ -8,7 +8,7 @@
 # IRN's CAM inference. cam1 starts from the ImageNet classifier mapped to the VOC classes
 # (ClassifierTransfer, as the baseline); cam2 starts random: two identical heads would get
 # identical gradients forever (the cosine discrepancy has zero gradient at equal maps).
-# Run (under the shared CPU lock):
+# Run:
 #   python3 tools/train.py configs/sm/sm_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py \
 #       --data-root /tmp/mmwsss_cache/coco-mini-voc
 _base_ = [

@@ -7,7 +7,7 @@
 # head x10 and started from the ImageNet classifier mapped to the VOC classes, no dropout, IRN's
 # CAM inference. USAGE replaces the baseline's GAP + soft-margin loss by the generation loss
 # (CNN temperature 2.0) and adds the consistency with SEAM's x0.3 view (a 96x96 view here).
-# Run (under the shared CPU lock):
+# Run:
 #   python3 tools/train.py configs/usage/usage_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py \
 #       --data-root /tmp/mmwsss_cache/coco-mini-voc
 _base_ = [
