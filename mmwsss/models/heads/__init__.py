@@ -34,3 +34,24 @@ __all__ += ['RCAHead', 'RCACoarseHead']
 from .pot_head import POTHead  # noqa: E402
 
 __all__ += ['POTHead']
+from .cpal_head import CPALHead  # noqa: E402
+
+__all__ += ['CPALHead']
+from .clims_head import CLIMSHead  # noqa: E402
+
+__all__ += ['CLIMSHead']
+from .mupvss_head import MuPVSSHead, PrototypeEmbeddingModule  # noqa: E402
+
+__all__ += ['MuPVSSHead', 'PrototypeEmbeddingModule']
+from .psdpm_head import PSDPMHead  # noqa: E402
+
+__all__ += ['PSDPMHead']
+from .weclip_head import WeCLIPHead, WeCLIPPredictor  # noqa: E402
+
+__all__ += ['WeCLIPHead', 'WeCLIPPredictor']
+from .s2c_head import S2CCAMHead  # noqa: E402
+
+__all__ += ['S2CCAMHead']
+from .carb_head import CARBHead  # noqa: E402
+
+__all__ += ['CARBHead']

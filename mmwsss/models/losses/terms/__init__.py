@@ -43,3 +43,24 @@ __all__ += ['RCAContrastTerm', 'RCAAttentionTerm']
 from .pot import POTTerm  # noqa: E402
 
 __all__ += ['POTTerm']
+from .cpal import CPALTerm  # noqa: E402
+
+__all__ += ['CPALTerm']
+from .clims import CLIMSTerm  # noqa: E402
+
+__all__ += ['CLIMSTerm']
+from .mupvss import MuPVSSCCPTerm, MuPVSSCIPTerm, MuPVSSP2PTerm  # noqa: E402
+
+__all__ += ['MuPVSSCCPTerm', 'MuPVSSCIPTerm', 'MuPVSSP2PTerm']
+from .psdpm import PSDPMTerm  # noqa: E402
+
+__all__ += ['PSDPMTerm']
+from .weclip import WeCLIPAffinityTerm  # noqa: E402
+
+__all__ += ['WeCLIPAffinityTerm']
+from .s2c import S2CCPMTerm, S2CSSCTerm  # noqa: E402
+
+__all__ += ['S2CSSCTerm', 'S2CCPMTerm']
+from .carb import CARBTerm  # noqa: E402
+
+__all__ += ['CARBTerm']
