@@ -12,3 +12,6 @@ __all__ += ['AppendInput']
 from .vgg_d1 import VGG16D1  # noqa: E402
 
 __all__ += ['VGG16D1']
+from .frozen_clip import FrozenCLIPBackbone  # noqa: E402
+
+__all__ += ['FrozenCLIPBackbone']

@@ -7,3 +7,9 @@ __all__ += ['GMMNoiseFilter', 'gmm_noise_mask']
 from .sample_field import SampleFieldSource  # noqa: E402
 
 __all__ += ['SampleFieldSource']
+from .weclip_rfm import WeCLIPLabelSource  # noqa: E402
+
+__all__ += ['WeCLIPLabelSource']
+from .carb_clip_mask import CARBCLIPLabelSource  # noqa: E402
+
+__all__ += ['CARBCLIPLabelSource']
