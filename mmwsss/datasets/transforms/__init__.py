@@ -18,3 +18,6 @@ __all__ += ['SuperpixelComplementaryPair']
 from .rotate90 import RandomRotate90  # noqa: E402
 
 __all__ += ['RandomRotate90']
+from .sam_segments import LoadSAMSegments, MoveSAMSegments, RemapSAMSegments  # noqa: E402
+
+__all__ += ['LoadSAMSegments', 'MoveSAMSegments', 'RemapSAMSegments']
