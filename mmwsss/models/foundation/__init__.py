@@ -9,7 +9,9 @@ from .class_names import (CLIP_ES_TEMPLATES, COCO_CLIP_ES_BG_NAMES, COCO_CLIP_ES
 from .clip_checkpoint import load_clip_state_dict, load_state_dict_checked, save_openai_torchscript
 from .mask_cache import MaskCache, image_key
 from .open_clip_model import CLIP_MEAN, CLIP_STD, TINY_CLIP_CFG, OpenCLIP
-from .sam import SAM_ARCHS, FixedResizeLongestSide, SegmentAnything, build_sam
+from .sam import (LITEMEDSAM_BUNDLED, SAM_ARCHS, FixedResizeLongestSide, LiteMedSAM,
+                  LiteMedSAMResize, SegmentAnything, build_litemedsam, build_sam,
+                  litemedsam_checkpoint, litemedsam_normalize, load_sam_state_dict)
 
 __all__ = [
     'CLIP_ES_TEMPLATES', 'COCO_CLIP_ES_BG_NAMES', 'COCO_CLIP_ES_NAMES', 'VOC_CLIP_ES_BG_NAMES',
@@ -20,3 +22,7 @@ __all__ = [
 from .frozen_encoder import FrozenImageEncoder  # noqa: E402
 
 __all__ += ['FrozenImageEncoder']
+__all__ += [
+    'LITEMEDSAM_BUNDLED', 'LiteMedSAM', 'LiteMedSAMResize', 'build_litemedsam',
+    'litemedsam_checkpoint', 'litemedsam_normalize', 'load_sam_state_dict'
+]
