@@ -46,3 +46,27 @@ def test_cpal_trains_and_scores_seeds(tmp_path):
                    '--data-root', root, '--cfg-options', f'test_dataloader.dataset.ann_file={two}',
                    *loader)
     assert 'mIoU' in out
+
+
+EXT = 'configs/cpal/cpal-ext_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+
+
+def test_cpal_trains_on_external_cam_files(tmp_path):
+    """The external-CAM path (CLIP-ES files in the published pipeline): stand-in files for 2
+    images (every class a smooth ramp; the labels mask them), one iteration, no crop."""
+    import numpy as np
+    root = coco_mini_converted('voc')
+    split = osp.join(root, 'ImageSets', 'Segmentation', 'train.txt')
+    two = first_ids(tmp_path, 'train2.txt', split, 2)
+    cam_dir = tmp_path / 'ext'
+    cam_dir.mkdir()
+    ramp = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4)
+    for name in open(two).read().split():
+        np.savez(cam_dir / f'{name}.npz', keys=np.arange(20), cams=np.stack([ramp] * 20))
+    out = run_tool('tools/train.py', EXT, '--work-dir', str(tmp_path / 'w'), '--data-root', root,
+                   '--cfg-options', 'train_cfg.max_iters=1', 'train_dataloader.batch_size=2',
+                   f'train_dataloader.dataset.ann_file={two}',
+                   f'model.cam_heads.cpal.ext_cam_dir={cam_dir}',
+                   *[f'train_dataloader.{o}' for o in LOADER_OPTIONS
+                     ], 'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=1')
+    assert 'cpal.loss_self' in out and 'cpal.loss_fda' in out
