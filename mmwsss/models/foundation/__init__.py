@@ -26,3 +26,6 @@ __all__ += [
     'LITEMEDSAM_BUNDLED', 'LiteMedSAM', 'LiteMedSAMResize', 'build_litemedsam',
     'litemedsam_checkpoint', 'litemedsam_normalize', 'load_sam_state_dict'
 ]
+from .medprompt import MedPromptLearner  # noqa: E402
+
+__all__ += ['MedPromptLearner']
