@@ -55,6 +55,3 @@ __all__ += ['S2CCAMHead']
 from .carb_head import CARBHead  # noqa: E402
 
 __all__ += ['CARBHead']
-from .psdpm_head import PSDPMHead  # noqa: E402
-
-__all__ += ['PSDPMHead']

@@ -64,6 +64,3 @@ __all__ += ['S2CSSCTerm', 'S2CCPMTerm']
 from .carb import CARBTerm  # noqa: E402
 
 __all__ += ['CARBTerm']
-from .psdpm import PSDPMTerm  # noqa: E402
-
-__all__ += ['PSDPMTerm']
