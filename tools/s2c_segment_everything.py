@@ -2,7 +2,7 @@
 
 For every image of the config's training split, SAM's automatic mask generator (the
 config's ``s2c_sam``; the paper: vit_h, default parameters) gives its masks, painted into
-one int index map (-1 = no mask; ``segments_to_index_map``) and written atomically to
+one int16 index map (-1 = no mask; ``segments_to_index_map``) and written atomically to
 ``<s2c_segments_dir>/<image stem>.npy``, which ``LoadSAMSegments`` reads in training.
 Existing maps are kept, so a killed run resumes where it stopped (``--overwrite`` redoes
 them).
@@ -89,6 +89,8 @@ def main(argv=None) -> int:
         if img is None:
             raise FileNotFoundError(f'cannot read image {path}')
         index = segments_to_index_map(sam.generate(np.ascontiguousarray(img))['masks'])
+        # int16 (0.6 MB for a VOC image instead of the official int64's 2.4 MB)
+        index = index.astype(np.int16 if index.max() < np.iinfo(np.int16).max else np.int32)
         dst = osp.join(out_dir, osp.splitext(osp.basename(path))[0] + '.npy')
         atomic_write(dst, lambda f, a=index: np.save(f, a))
         if (k + 1) % 10 == 0 or k + 1 == len(todo):

@@ -1,7 +1,7 @@
 """S2C end to end on real coco-mini photos: the offline SAM segment maps (random-weight
 tiny SAM), 2 training iterations with the three terms on (CPM from iteration 0) through
 tools/train.py with the real EfficientNet-Lite0 weights, a resumed segment step that
-skips the done maps, then the CAM seeds through tools/test.py."""
+skips the done maps, then the CAM seeds of 2 images through tools/test.py."""
 import glob
 import os.path as osp
 
@@ -11,7 +11,7 @@ from mmwsss.testing.data import coco_mini_converted, coco_mini_root
 from mmwsss.testing.e2e import LOADER_OPTIONS, first_ids, run_tool
 from mmwsss.testing.tools import REPO_ROOT
 
-CFG = 'configs/s2c/s2c_effnet-lite0_1xb4-208i_coco-mini-voc-256x256.py'
+CFG = 'configs/s2c/s2c_effnet-lite0_1xb4-104i_coco-mini-voc-256x256.py'
 CKPT = osp.join(REPO_ROOT, 'checkpoints', 'efficientnet-lite0_imagenet_mmwsss.pth')
 
 pytestmark = [
@@ -29,7 +29,7 @@ def test_s2c_segments_train_and_seeds(tmp_path):
     seg_dir = str(tmp_path / 'segments')
     seg_args = ('tools/s2c_segment_everything.py', CFG, '--data-root', root, '--out-dir', seg_dir,
                 '--cfg-options', f'train_dataloader.dataset.ann_file={train}',
-                's2c_sam.amg_cfg.points_per_side=4')
+                's2c_sam.amg_cfg.points_per_side=2')
     out = run_tool(*seg_args)
     assert '4 images, 0 already done' in out
     assert len(glob.glob(osp.join(seg_dir, '*.npy'))) == 4

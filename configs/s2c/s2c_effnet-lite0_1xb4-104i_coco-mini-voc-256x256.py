@@ -6,20 +6,23 @@
 #             stride 16 IRN-style (the CAM baseline's setting); fc8 1280 -> 256 -> fc9
 #   frozen    conv1a, b2* + all BN       -> stem + stage1 + all BN (norm_eval, affine lr 0)
 #   SAM       vit_h, 1024 input, AMG defaults -> 'tiny' (SAM_ARCHS: 128 input, random
-#             weights); AMG: 8 x 8 points (32 x 32 took ~100 s an image here), quality
+#             weights); AMG: 4 x 4 points (32 x 32 took ~100 s an image here; 4 x 4 gives
+#             48 segments an image, the order of SAM vit_h's count on VOC), quality
 #             thresholds 0 and no box NMS (random weights predict no confident mask, and
 #             their near-identical masks would be merged into one by NMS, leaving SSC a
 #             single segment, i.e. a zero loss)
 #   crop      256, long side 256-512, colour jitter, grayscale: unchanged
 #   batch     8                          -> 4
-#   schedule  40 epochs, CPM from epoch 2 -> 8 epochs of the 104 images at batch 4,
-#             drop_last: 104 // 4 * 8 = 208 iterations, CPM from epoch 2 (iteration 52);
-#             lr 0.02, wd 5e-4, poly 0.9 unchanged
+#   schedule  40 epochs, CPM from epoch 2 -> 4 epochs of the 104 images at batch 4,
+#             drop_last: 104 // 4 * 4 = 104 iterations, CPM from epoch 2 (iteration 52);
+#             lr 0.02, wd 5e-4, poly 0.9 unchanged. Timed here under a load of ~10 on the
+#             2 cores: 17 s an iteration before CPM, 28 s with it (192 segments); 104
+#             iterations with 48 segments are sized for <= ~8 min on 2 idle cores
 # Steps (the segment maps once, resumable; then train; then the seeds, threshold sweep):
 #   python3 tools/s2c_segment_everything.py THIS --data-root /tmp/mmwsss_cache/coco-mini-voc
 #   python3 tools/train.py THIS --work-dir work_dirs/s2c_coco-mini \
 #       --data-root /tmp/mmwsss_cache/coco-mini-voc
-#   python3 tools/test.py THIS work_dirs/s2c_coco-mini/iter_208.pth \
+#   python3 tools/test.py THIS work_dirs/s2c_coco-mini/iter_104.pth \
 #       --data-root /tmp/mmwsss_cache/coco-mini-voc
 _base_ = [
     '../_base_/datasets/coco-mini_voc.py',
@@ -32,7 +35,7 @@ pretrained = 'checkpoints/efficientnet-lite0_imagenet_mmwsss.pth'
 crop_size = (256, 256)
 batch_size = 4
 iters_per_epoch = 104 // 4
-max_iters = iters_per_epoch * 8
+max_iters = iters_per_epoch * 4
 s2c_segments_dir = 'work_dirs/s2c_segments/coco-mini-voc_sam-tiny-random'
 # -----------------------------
 s2c_sam = dict(
@@ -40,7 +43,7 @@ s2c_sam = dict(
     arch='tiny',
     checkpoint=None,
     amg_cfg=dict(
-        points_per_side=8, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0))
+        points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0))
 model = dict(
     data_preprocessor=dict(
         mean=[127.0, 127.0, 127.0],  # the converted TF EfficientNet-Lite weights
