@@ -185,3 +185,9 @@ def test_slot_count_must_cover_the_classes():
     rep.state(like)
     with pytest.raises(ValueError, match='num_slots = 1 \\+ C'):
         rep.write(like, torch.tensor([[1.0, 0.0, 1.0]]))
+
+
+def test_use_replay_switch():
+    assert PSDPMTerm(replay=dict(num_slots=21), use_replay=False).replay is None
+    assert PSDPMTerm(replay=None).replay is None
+    assert PSDPMTerm(replay=dict(num_slots=21, seed=3)).replay.num_slots == 21
