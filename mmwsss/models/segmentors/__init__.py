@@ -34,3 +34,6 @@ __all__ += ['LPCAMClassifier']
 from .pbip import PBIPSegmentor, pbip_fused_cams  # noqa: E402
 
 __all__ += ['PBIPSegmentor', 'pbip_fused_cams']
+from .medprompt import MedPromptWSSS, cam_boxes, medprompt_cams, sam_cam_label  # noqa: E402
+
+__all__ += ['MedPromptWSSS', 'cam_boxes', 'medprompt_cams', 'sam_cam_label']
