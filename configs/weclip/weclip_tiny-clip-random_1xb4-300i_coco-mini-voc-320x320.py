@@ -9,6 +9,9 @@
 #   schedule  30k its -> 300 its: WeCLIP's 11.3 epochs (30k x 4 / 10,582) on 104 images at
 #             batch 4; warm-up 50 -> 1; RFM after 15000 -> after 150 (the same half)
 #   eval      test_msc_flip_voc.py: long side 512, scales (1, 0.75) + flip averaged, CRF
+# Cost: 1.9-2.5 CPU-seconds per training step (1 thread, process time; wall time on the shared
+# machine at load 10 was 17-27 s), i.e. about 10 min of single-thread CPU for 300 steps, an
+# estimated 6-8 min on 2 idle cores; the val pass (105 images, CRF at long side 512) comes on top.
 # Run: python3 tools/train.py \
 #          configs/weclip/weclip_tiny-clip-random_1xb4-300i_coco-mini-voc-320x320.py \
 #          --data-root /tmp/mmwsss_cache/coco-mini-voc

@@ -130,6 +130,8 @@ class WeCLIPHead(BaseDecodeHead):
                  init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
         kwargs.setdefault('dropout_ratio', 0.0)
+        # scope-prefixed so that it builds under the mmwsss default scope too
+        kwargs.setdefault('loss_decode', dict(type='mmseg.CrossEntropyLoss', loss_weight=1.0))
         super().__init__(
             in_channels=in_channels,
             channels=channels,
