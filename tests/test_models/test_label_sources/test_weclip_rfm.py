@@ -88,3 +88,27 @@ def test_label_source_on_a_tiny_clip(tmp_path):
     assert set(label[0].unique().tolist()) <= {0, 4}
     assert set(label[1].unique().tolist()) <= {0, 1, 15}
     assert model.branches['net'].decode_head.last_affinity.shape == (2, 400, 400)
+
+
+def test_cams_without_rfm_equal_clip_es():
+    """Before the RFM onset WeCLIP's CAM is CLIP-ES's (Grad-CAM + CAA): same numbers as the
+    CLIPES segmentor on the same CLIP and image."""
+    pytest.importorskip('open_clip')
+    from mmwsss.models.backbones.frozen_clip import FrozenCLIPBackbone
+    from mmwsss.models.foundation import TINY_CLIP_CFG
+    from mmwsss.models.foundation.clip_es_ops import minmax_scale
+    from mmwsss.models.label_sources.weclip_rfm import WeCLIPLabelSource
+    from mmwsss.models.segmentors.clip_es import CLIPES
+    torch.manual_seed(0)
+    bb = FrozenCLIPBackbone(dict(type='OpenCLIP', arch=TINY_CLIP_CFG))
+    names, bg = ['cat', 'dog', 'car'], ['sky', 'grass']
+    src = WeCLIPLabelSource(names, bg, rfm_start=None)
+    ref = CLIPES(dict(type='OpenCLIP', arch=TINY_CLIP_CFG), names, bg, input_resize='torch_bicubic')
+    ref.clip = bb.clip
+    img = torch.randn(1, 3, 80, 96)  # 5 x 6 grid, no resize needed
+    out = bb(img)
+    tokens = torch.cat([out.cls_tokens, out[-1].flatten(2).transpose(1, 2)], 1)
+    attns = torch.stack([out.attns[k][0, 0] for k in sorted(out.attns)])
+    mine = minmax_scale(src.image_cams(bb.clip, tokens, attns, None, [0, 2], out.grid))
+    theirs = ref.single_scale_cams(img, [0, 2], out.grid)
+    assert torch.allclose(mine, theirs, atol=1e-5)
