@@ -13,3 +13,6 @@ __all__ = [
     'get_label_space'
 ]
 __all__ += ['WSSSHistoDataset', 'BCSSWSSSDataset', 'LUADHistoSegDataset']
+from .cityscapes import CITYSCAPES_CLASSES, WSSSCityscapesDataset  # noqa: E402
+
+__all__ += ['WSSSCityscapesDataset', 'CITYSCAPES_CLASSES']

@@ -26,6 +26,9 @@ __all__ += [
     'LITEMEDSAM_BUNDLED', 'LiteMedSAM', 'LiteMedSAMResize', 'build_litemedsam',
     'litemedsam_checkpoint', 'litemedsam_normalize', 'load_sam_state_dict'
 ]
+from .maskclip import maskclip_features  # noqa: E402
+
+__all__ += ['maskclip_features']
 from .medprompt import MedPromptLearner  # noqa: E402
 
 __all__ += ['MedPromptLearner']

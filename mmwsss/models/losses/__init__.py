@@ -32,10 +32,6 @@ __all__ += ['cpal_self_loss', 'feature_distribution_alignment']
 from .mupvss_loss import ccp_contrast, cip_contrast, p2p_consistency  # noqa: E402
 
 __all__ += ['ccp_contrast', 'cip_contrast', 'p2p_consistency']
-from .carb_loss import (carb_balance_coefficient, carb_patch_region_labels,  # noqa: E402
-                        carb_region_labels, carb_total_loss, masked_ce)
+from .carb_loss import carb_balance_coefficient, carb_region_labels, masked_ce  # noqa: E402
 
-__all__ += [
-    'carb_balance_coefficient', 'carb_patch_region_labels', 'carb_region_labels',
-    'carb_total_loss', 'masked_ce'
-]
+__all__ += ['carb_balance_coefficient', 'carb_region_labels', 'masked_ce']
