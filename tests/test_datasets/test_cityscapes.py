@@ -137,3 +137,24 @@ def test_cityscapes_image_label_function():
     assert cityscapes_image_label(np.full((2, 2), 255, np.uint8)).sum() == 0
     with pytest.raises(ValueError, match='m.png'):
         cityscapes_image_label(np.array([[20]], np.uint8), 'm.png')
+
+
+def test_dataset_config_pipelines(tmp_path):
+    from mmengine.config import Config
+
+    from mmwsss.registry import DATASETS
+    init_default_scope('mmwsss')
+    _make(str(tmp_path))
+    _make(str(tmp_path), 'val')
+    cfg = Config.fromfile(
+        osp.join(osp.dirname(__file__), '..', '..', 'configs/_base_/datasets/cityscapes_wsss.py'))
+    train = dict(cfg.train_dataloader.dataset, data_root=str(tmp_path))
+    out = DATASETS.build(train)[0]
+    sample = out['data_samples']
+    # resized to the (2048, 1024) scale x [0.5, 2], cropped to at most 512x1024; the
+    # training sample carries the image label only, never the mask
+    assert out['inputs'].shape[1] <= 512 and out['inputs'].shape[2] <= 1024
+    assert 'gt_sem_seg' not in sample and sample.gt_img_label.shape == (19, )
+    val = DATASETS.build(dict(cfg.val_dataloader.dataset, data_root=str(tmp_path)))[0]
+    assert val['inputs'].shape[1:] == (1024, 2048)  # (2048, 1024) keep-ratio of 32x64
+    assert val['data_samples'].gt_sem_seg.data.shape[1:] == (H, W)
