@@ -171,6 +171,9 @@ class CARBHead(BaseDecodeHead):
             raise ValueError(f"clip_input must be 'inputs' or 'clip', got {clip_input!r}")
         if label_mask not in LABEL_MASK_MODES:
             raise ValueError(f'label_mask must be one of {LABEL_MASK_MODES}, got {label_mask!r}')
+        # BaseDecodeHead's default names 'CrossEntropyLoss' without a scope, which only
+        # resolves when mmseg happens to be the default scope: name it explicitly.
+        kwargs.setdefault('loss_decode', dict(type='mmseg.CrossEntropyLoss', loss_weight=1.0))
         super().__init__(
             in_channels=in_channels,
             channels=channels,
