@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmwsss.utils.io import load_npz
-from .cam_files import cam_file_candidates
+from .cam_files import cam_file_candidates, scatter_keyed_cams
 
 
 def baseline_file_candidates(map_dir: str, img_path: str) -> list:
@@ -78,23 +78,6 @@ def _check_probs(arr: np.ndarray, path: str, num_channels: int) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
 
 
-def _scatter_cams(data: dict, path: str, num_classes: int) -> Tensor:
-    """(C, H, W) fg maps of a ``keys`` / ``cams`` file (absent classes 0)."""
-    keys = np.asarray(data['keys']).astype(np.int64).reshape(-1)
-    cams = np.asarray(data['cams'])
-    if cams.ndim != 3 or cams.shape[0] != keys.size:
-        raise ValueError(f'baseline map {path}: cams {cams.shape} does not match keys '
-                         f'{keys.shape}')
-    if keys.size and (keys.min() < 0 or keys.max() >= num_classes):
-        raise ValueError(f'baseline map {path}: keys {keys.tolist()} outside [0, {num_classes})')
-    if not np.isfinite(cams).all():
-        raise ValueError(f'baseline map {path} holds non-finite values')
-    out = torch.zeros((num_classes, *cams.shape[-2:]), dtype=torch.float32)
-    if keys.size:
-        out[torch.from_numpy(keys)] = torch.from_numpy(cams.astype(np.float32))
-    return out
-
-
 def load_baseline_probs(map_dir: str,
                         img_path: str,
                         num_classes: int,
@@ -124,7 +107,7 @@ def load_baseline_probs(map_dir: str,
         if 'msc_seg' in data:
             probs = _check_probs(data['msc_seg'], path, k)
         elif {'keys', 'cams'} <= set(data):
-            fg = _scatter_cams(data, path, num_classes)
+            fg = scatter_keyed_cams(data, path, num_classes)
             bgmap = (1 - fg.max(0, keepdim=True)[0]).clamp(min=0) if bg == 'one_minus_max' \
                 else torch.full_like(fg[:1], float(bg))
             probs = torch.cat([bgmap, fg], 0)

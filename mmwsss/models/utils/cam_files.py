@@ -58,19 +58,29 @@ def load_dense_cams(cam_dir: str,
         flip: flip horizontally first (a flipped training view).
     """
     path = find_cam_file(cam_dir, img_path)
-    data = read_cams_npz(path)
+    out = scatter_keyed_cams(read_cams_npz(path), path, num_classes)
+    if flip:
+        out = out.flip(-1)
+    if size is not None and tuple(out.shape[-2:]) != tuple(size):
+        out = F.interpolate(
+            out[None], size=tuple(size), mode='bilinear', align_corners=align_corners)[0]
+    return out
+
+
+def scatter_keyed_cams(data: dict, path: str, num_classes: int) -> Tensor:
+    """(C, H, W) float32 fg maps of a ``keys`` (K,) / ``cams`` (K, H, W) file, scattered
+    into their classes (absent classes 0); errors name ``path``."""
     keys = np.asarray(data['keys']).astype(np.int64).reshape(-1)
+    cams = np.asarray(data['cams'])
+    if cams.ndim != 3 or cams.shape[0] != keys.size:
+        raise ValueError(f'CAM file {path}: cams {cams.shape} does not match keys {keys.shape}')
     if keys.size and (keys.min() < 0 or keys.max() >= num_classes):
         raise ValueError(f'CAM file {path}: keys {keys.tolist()} outside [0, {num_classes})')
-    cams = torch.from_numpy(np.asarray(data['cams'], dtype=np.float32))
-    if flip:
-        cams = cams.flip(-1)
-    if size is not None and tuple(cams.shape[-2:]) != tuple(size):
-        cams = F.interpolate(
-            cams[None], size=tuple(size), mode='bilinear', align_corners=align_corners)[0]
-    out = cams.new_zeros((num_classes, *cams.shape[-2:]))
+    if not np.isfinite(cams).all():
+        raise ValueError(f'CAM file {path} holds non-finite values')
+    out = torch.zeros((num_classes, *cams.shape[-2:]), dtype=torch.float32)
     if keys.size:
-        out[torch.from_numpy(keys)] = cams
+        out[torch.from_numpy(keys)] = torch.from_numpy(cams.astype(np.float32))
     return out
 
 
