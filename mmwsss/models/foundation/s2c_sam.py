@@ -184,7 +184,7 @@ class S2CPrompter:
     @property
     def input_size(self) -> int:
         """SAM's square encoder input side (1024 for the released models)."""
-        return int(self.sam.sam.image_encoder.img_size)
+        return self.sam.input_size
 
     @torch.no_grad()
     def prepare(self, img: Tensor) -> Tensor:
@@ -200,8 +200,7 @@ class S2CPrompter:
     def encode(self, img_sam: Tensor) -> Tensor:
         """(B, 3, S, S) uint8 -> (B, 256, S/16, S/16) image embeddings (one image at a
         time, as SAM's encoder is memory-hungry)."""
-        model = self.sam.sam
-        return torch.cat([model.image_encoder(model.preprocess(x[None].float())) for x in img_sam])
+        return self.sam.encode_inputs(img_sam)
 
     @torch.no_grad()
     def decode(self,
@@ -219,21 +218,11 @@ class S2CPrompter:
         Returns:
             masks (3, H, W) bool, iou predictions (3,), low-res logits (3, S/4, S/4).
         """
-        model = self.sam.sam
         dev = features.device
         pts = torch.as_tensor(np.asarray(coords, np.float32), device=dev)[None]
         lab = torch.ones(pts.shape[:2], device=dev) if labels is None else \
             torch.as_tensor(np.asarray(labels), device=dev, dtype=torch.float32)[None]
-        sparse, dense = model.prompt_encoder(points=(pts, lab), boxes=None, masks=None)
-        low_res, iou = model.mask_decoder(
-            image_embeddings=features,
-            image_pe=model.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=True)
-        s = self.input_size
-        masks = model.postprocess_masks(low_res, (s, s), tuple(out_size)) > model.mask_threshold
-        return masks[0], iou[0], low_res[0]
+        return self.sam.decode_points(features, pts, lab, out_size)
 
     def prompt_fn(self, features: Tensor,
                   out_size: Tuple[int, int]) -> Callable[[int, np.ndarray], Tuple[Tensor, Tensor]]:

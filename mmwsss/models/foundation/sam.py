@@ -559,6 +559,55 @@ class SegmentAnything(BaseModule):
         (LiteMedSAM ``'package'``: 256 x 256)."""
         return self.transform.apply_image_torch(images.float())
 
+    @property
+    def input_size(self) -> int:
+        """The square side of the image encoder's input (1024 for SAM, 256 LiteMedSAM)."""
+        return int(self.sam.image_encoder.img_size)
+
+    @torch.no_grad()
+    def encode_inputs(self, images: Tensor) -> Tensor:
+        """(B, C_e, S/16, S/16) encoder features of (B, 3, S, S) 0-255 RGB images that are
+        already at the encoder's input size (a caller's own resize rule, e.g. S2C's square
+        one): SAM's normalisation, then the encoder, one image at a time (SAM's encoder
+        is memory-hungry)."""
+        return torch.cat(
+            [self.sam.image_encoder(self.sam.preprocess(x[None].float())) for x in images])
+
+    @torch.no_grad()
+    def decode_points(self,
+                      embeddings: Tensor,
+                      coords: Tensor,
+                      labels: Tensor,
+                      out_size: Tuple[int, int],
+                      input_size: Optional[Tuple[int, int]] = None,
+                      multimask_output: bool = True) -> Tuple[Tensor, Tensor, Tensor]:
+        """One point-prompt set on one image's features, SAM's prompt encoder + mask decoder.
+
+        Args:
+            embeddings: (1, C_e, S/16, S/16) of :meth:`encode_inputs` / :meth:`image_embeddings`.
+            coords: (1, P, 2) xy in the encoder's input frame.
+            labels: (1, P) 1 = positive, 0 = negative.
+            out_size: (H, W) of the returned masks.
+            input_size: the (h, w) of the unpadded image inside the S x S input (default:
+                the whole S x S, i.e. a square resize).
+            multimask_output: 3 masks (True) or 1.
+        Returns:
+            masks (M, H, W) bool, iou predictions (M,), low-res logits (M, S/4, S/4).
+        """
+        model = self.sam
+        sparse, dense = model.prompt_encoder(points=(coords, labels), boxes=None, masks=None)
+        low_res, iou = model.mask_decoder(
+            image_embeddings=embeddings,
+            image_pe=model.prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=multimask_output)
+        if input_size is None:
+            input_size = (self.input_size, self.input_size)
+        masks = model.postprocess_masks(low_res, tuple(input_size),
+                                        tuple(out_size)) > model.mask_threshold
+        return masks[0], iou[0], low_res[0]
+
     @torch.no_grad()
     def image_embeddings(self, images: Tensor) -> Tensor:
         """(B, C_e, S/16, S/16) encoder features of (B, 3, H, W) 0-255 RGB images of
