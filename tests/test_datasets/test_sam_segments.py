@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 from mmcv.transforms import Compose
 
-import mmwsss.datasets  # noqa: F401
 from mmwsss.datasets.transforms.sam_segments import decode_bytes, encode_bytes
 from mmwsss.utils import register_all_modules
 
