@@ -20,49 +20,11 @@ The tensor functions below are importable alone; shapes are in their docstrings.
 """
 from typing import Optional, Sequence
 
-import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmwsss.registry import MODELS
-
-
-def assemble_prompts(prefix: Tensor, ctx: Tensor, cls_vec: Tensor, suffix: Tensor) -> Tensor:
-    """Token embeddings of K prompts ``[SOS] ctx_1..ctx_M cls_k suffix_k``.
-
-    Args:
-        prefix: (K, 1, D) the start-of-text embedding per class.
-        ctx: (M, D) shared context or (K, M, D) class-specific context.
-        cls_vec: (K, D) one learnable class vector per class.
-        suffix: (K, S, D) ``'.'``, end-of-text and padding embeddings.
-    Returns:
-        (K, 1 + M + 1 + S, D).
-    """
-    k = cls_vec.shape[0]
-    if ctx.dim() == 2:
-        ctx = ctx.unsqueeze(0).expand(k, -1, -1)
-    return torch.cat([prefix, ctx, cls_vec.unsqueeze(1), suffix], dim=1)
-
-
-def encode_prompt_embeddings(clip: nn.Module, embeds: Tensor, eot_idx: Tensor) -> Tensor:
-    """open_clip ``CLIP.encode_text`` on token embeddings instead of token ids.
-
-    Args:
-        clip: an ``open_clip.model.CLIP`` (``OpenCLIP.clip``).
-        embeds: (K, L, D) token embeddings, L = the model's context length.
-        eot_idx: (K,) position of the end-of-text token (the pooled token).
-    Returns:
-        (K, E) unnormalised text features.
-    """
-    x = embeds.to(clip.transformer.get_cast_dtype()) + clip.positional_embedding
-    x = clip.transformer(x, attn_mask=clip.attn_mask)
-    x = clip.ln_final(x)
-    x = x[torch.arange(x.shape[0], device=x.device), eot_idx]
-    proj = clip.text_projection
-    if proj is not None:
-        x = proj(x) if isinstance(proj, nn.Linear) else x @ proj
-    return x
+from .prompt_learner import PromptLearner
 
 
 def medprompt_logits(img_feats: Tensor, text_feats: Tensor, logit_scale: Tensor) -> Tensor:
@@ -112,8 +74,10 @@ def medprompt_ctx_loss(logits: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class MedPromptLearner(BaseModule):
-    """Learnable prompts for a frozen :class:`~mmwsss.models.foundation.OpenCLIP`.
+class MedPromptLearner(PromptLearner):
+    """MedPrompt's prompts ``[SOS] ctx_1..ctx_M [CLASS_k] . [EOS]`` for a frozen
+    :class:`~mmwsss.models.foundation.OpenCLIP`: a :class:`PromptLearner` with the
+    template ``'{ctx} {cls}.'`` and the label guidance of the paper.
 
     Args:
         clip: an ``OpenCLIP`` instance or its config (frozen).
@@ -137,60 +101,20 @@ class MedPromptLearner(BaseModule):
                  label_guided: str = 'class_only',
                  seed: int = 0,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg)
         if label_guided not in ('class_only', 'all'):
             raise ValueError(f"label_guided must be 'class_only' or 'all', got {label_guided}")
-        if class_init not in ('name', 'random'):
-            raise ValueError(f"class_init must be 'name' or 'random', got {class_init}")
-        if not isinstance(clip, nn.Module):
-            clip = MODELS.build(clip)
-        self.clip = clip
-        self.class_names = list(class_names)
+        super().__init__(
+            clip,
+            class_names,
+            template='{ctx} {cls}.',
+            n_ctx=n_ctx,
+            class_specific_ctx=class_specific_ctx,
+            ctx_init='normal' if ctx_init is None else ctx_init,
+            ctx_std=0.02,
+            class_init=class_init,
+            seed=seed,
+            init_cfg=init_cfg)
         self.label_guided = label_guided
-        k = len(self.class_names)
-        model = clip.clip
-        emb = model.token_embedding
-        dim = emb.weight.shape[1]
-        gen = torch.Generator().manual_seed(seed)
-        # token ids of '<ctx placeholders> <CLASS> .': X stands for each learned slot
-        template = ' '.join(['X'] * n_ctx) + ' X.'
-        tokens = clip.tokenize([template] * k)  # (K, L)
-        with torch.no_grad():
-            tok_emb = emb(tokens.to(emb.weight.device)).float()  # (K, L, D)
-        self.register_buffer('prefix', tok_emb[:, :1].clone(), persistent=False)
-        self.register_buffer('suffix', tok_emb[:, 2 + n_ctx:].clone(), persistent=False)
-        self.register_buffer('eot_idx', tokens.argmax(-1), persistent=False)
-        if ctx_init is not None:
-            ids = clip.tokenize([ctx_init])[0]
-            n_words = int(ids.argmax()) - 1
-            if n_words != n_ctx:
-                raise ValueError(f"ctx_init '{ctx_init}' has {n_words} tokens, n_ctx={n_ctx}")
-            with torch.no_grad():
-                ctx = emb(ids[1:1 + n_ctx].to(emb.weight.device)).float()
-            if class_specific_ctx:
-                ctx = ctx.unsqueeze(0).repeat(k, 1, 1)
-        else:
-            shape = (k, n_ctx, dim) if class_specific_ctx else (n_ctx, dim)
-            ctx = torch.randn(shape, generator=gen) * 0.02
-        self.ctx = nn.Parameter(ctx)
-        if class_init == 'name':
-            name_vecs = []
-            for name in self.class_names:
-                ids = clip.tokenize([name])[0]
-                n = int(ids.argmax()) - 1
-                with torch.no_grad():
-                    name_vecs.append(emb(ids[1:1 + n].to(emb.weight.device)).float().mean(0))
-            cls_vec = torch.stack(name_vecs)
-        else:
-            cls_vec = torch.randn((k, dim), generator=gen) * 0.02
-        self.cls_vec = nn.Parameter(cls_vec)
-
-    def text_features(self, detach_ctx: bool = False) -> Tensor:
-        """(K, E) L2-normalised prompt features; ``detach_ctx`` stops the gradient
-        to the context vectors."""
-        ctx = self.ctx.detach() if detach_ctx else self.ctx
-        embeds = assemble_prompts(self.prefix, ctx, self.cls_vec, self.suffix)
-        return F.normalize(encode_prompt_embeddings(self.clip.clip, embeds, self.eot_idx), dim=-1)
 
     def losses(self,
                img_feats: Tensor,
@@ -209,20 +133,13 @@ class MedPromptLearner(BaseModule):
         """
         scale = self.clip.logit_scale
         class_only = self.label_guided == 'class_only'
-        logits = medprompt_logits(img_feats, self.text_features(detach_ctx=class_only), scale)
+        detach = ('ctx', ) if class_only else ()
+        logits = medprompt_logits(img_feats, self.text_features(detach), scale)
         out = dict(loss_label=medprompt_label_loss(logits, labels, label_mode))
         if ctx_weight > 0:
             # the context is the only thing this loss trains when labels guide the
             # class vectors alone
-            feats = self.text_features()
-            if class_only:
-                embeds = assemble_prompts(self.prefix, self.ctx, self.cls_vec.detach(), self.suffix)
-                feats = F.normalize(
-                    encode_prompt_embeddings(self.clip.clip, embeds, self.eot_idx), dim=-1)
+            feats = self.text_features(('cls', ) if class_only else ())
             out['loss_ctx'] = ctx_weight * medprompt_ctx_loss(
                 medprompt_logits(img_feats, feats, scale))
         return out
-
-    def forward(self) -> Tensor:
-        """(K, E) prompt features (for CAMs / zero-shot scores)."""
-        return self.text_features()
