@@ -1,0 +1,79 @@
+"""What the CAM hooks share: the dataloader they read, CAM prediction of a named head."""
+import contextlib
+import copy
+from typing import Iterator, Optional, Sequence, Union
+
+from mmengine.model import is_model_wrapper
+from torch import nn
+
+#: dataloader names a hook accepts (``<name>_dataloader`` of the config).
+LOADER_NAMES = ('pseudo_label', 'test', 'val', 'train')
+
+
+def resolve_loader_cfg(cfg, dataloader: Union[str, dict], what: str) -> dict:
+    """A deep copy of the dataloader config a hook reads.
+
+    Args:
+        cfg: the runner's config.
+        dataloader: a dataloader dict, or the name of one of the config's
+            (``'pseudo_label'`` -> ``cfg.pseudo_label_dataloader``: in WSSS the
+            training images with their masks, the seed protocol).
+        what: the hook, named in errors.
+    """
+    if isinstance(dataloader, str):
+        if dataloader not in LOADER_NAMES:
+            raise ValueError(f'{what}: dataloader must be a dict or one of {LOADER_NAMES}, '
+                             f'got {dataloader!r}')
+        loader = cfg.get(f'{dataloader}_dataloader', None)
+        if not loader:
+            raise KeyError(f'{what}: the config has no {dataloader}_dataloader; give '
+                           'dataloader=dict(...) or another name')
+        dataloader = loader
+    if 'dataset' not in dataloader:
+        raise KeyError(f'{what}: the dataloader config has no dataset')
+    return copy.deepcopy(dict(dataloader))
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    return model.module if is_model_wrapper(model) else model
+
+
+def check_branches(model: nn.Module, branches: Optional[Sequence[str]], what: str) -> None:
+    """Named CAM heads must exist (``SingleStageWSSS``: ``test_cfg.cam_head`` names)."""
+    if branches is None:
+        return
+    inner = unwrap(model)
+    heads = getattr(inner, '_head_branch', None)
+    if heads is None:
+        raise ValueError(f'{what}: {type(inner).__name__} has no named CAM heads; '
+                         'use branches=None (its own CAM predict path)')
+    missing = [b for b in branches if b not in heads]
+    if missing:
+        raise KeyError(f'{what}: no CAM heads {missing}; the model has {sorted(heads)}')
+
+
+@contextlib.contextmanager
+def cam_prediction(model: nn.Module, head: Optional[str] = None) -> Iterator[nn.Module]:
+    """Eval mode with CAM prediction (of ``head``) for the duration of the block.
+
+    A model with ``predict_source`` (``SingleStageWSSS``) predicts CAMs
+    (``'cam'``) whatever its config says for validation, and ``predict_cam_head``
+    is set to ``head`` when given; both, and the train / eval mode, are restored
+    afterwards. Other CAM models (``CAMClassifier``, CLIP-ES) predict CAMs as they are.
+    """
+    inner = unwrap(model)
+    saved = {}
+    if hasattr(inner, 'predict_source'):
+        saved['predict_source'] = inner.predict_source
+        inner.predict_source = 'cam'
+    if head is not None:
+        saved['predict_cam_head'] = inner.predict_cam_head
+        inner.predict_cam_head = head
+    was_training = model.training
+    model.eval()
+    try:
+        yield inner
+    finally:
+        for key, value in saved.items():
+            setattr(inner, key, value)
+        model.train(was_training)
