@@ -39,3 +39,13 @@ __all__ += [
     'PromptLearner', 'encode_prompt_embeddings', 'fill_prompt_slots', 'parse_template',
     'template_token_ids'
 ]
+from .clip_finetune import load_partial_state_dict, partial_finetune  # noqa: E402
+
+__all__ += ['load_partial_state_dict', 'partial_finetune']
+from .fma import (FMA_AMG_PRESET, FMAMaskGenerator, FMASegmentAnything, fma_caa,  # noqa: E402
+                  fma_sams_seed, load_fma_masks, rock_sand_water_filter, save_fma_masks)
+
+__all__ += [
+    'FMA_AMG_PRESET', 'FMAMaskGenerator', 'FMASegmentAnything', 'fma_caa', 'fma_sams_seed',
+    'load_fma_masks', 'rock_sand_water_filter', 'save_fma_masks'
+]

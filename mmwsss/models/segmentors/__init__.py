@@ -37,3 +37,16 @@ __all__ += ['PBIPSegmentor', 'pbip_fused_cams']
 from .medprompt import MedPromptWSSS, cam_boxes, medprompt_cams, sam_cam_label  # noqa: E402
 
 __all__ += ['MedPromptWSSS', 'cam_boxes', 'medprompt_cams', 'sam_cam_label']
+from .confidence_encoder_decoder import ConfidenceEncoderDecoder, stack_confidence  # noqa: E402
+
+__all__ += ['ConfidenceEncoderDecoder', 'stack_confidence']
+from .rs_textws_seg import (RSTextWSCLIPES, RSTextWSCLIPTuner, rs_textws_logits,  # noqa: E402
+                            rs_textws_sigmoid_loss, rs_textws_softmax_loss)
+
+__all__ += [
+    'RSTextWSCLIPES', 'RSTextWSCLIPTuner', 'rs_textws_logits', 'rs_textws_sigmoid_loss',
+    'rs_textws_softmax_loss'
+]
+from .fma import FMAPromptCAM, differentiable_grad_cams  # noqa: E402
+
+__all__ += ['FMAPromptCAM', 'differentiable_grad_cams']
