@@ -9,7 +9,7 @@ pseudo_label_cfg = dict(
         dict(
             type='IRNRandomWalk',
             model=dict(
-                config='configs/irn/irn_efficientnet-lite0_1xb8-300i_coco-mini-voc-pl-ir-'
+                config='configs/irn/irn_effnet-lite0_1xb8-300i_coco-mini-voc-pl-ir-'
                 '320x320.py',
                 checkpoint={{_base_.irn_checkpoint}}),
             beta=10,

@@ -11,7 +11,7 @@ pseudo_label_cfg = dict(refiners=[
     dict(
         type='BGChannelRandomWalk',
         model=dict(
-            config='configs/irn/irn_efficientnet-lite0_1xb8-300i_coco-mini-voc-pl-ir-320x320.py',
+            config='configs/irn/irn_effnet-lite0_1xb8-300i_coco-mini-voc-pl-ir-320x320.py',
             checkpoint=irn_checkpoint),
         beta=10,
         exp_times=8,

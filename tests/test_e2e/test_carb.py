@@ -11,7 +11,7 @@ import pytest
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
 from mmwsss.testing.e2e import EFFNET_CKPT, LOADER_OPTIONS, first_ids, run_tool
 
-CFG = 'configs/carb/carb_effnet-lite0-tinyclip_1xb4-300i_coco-mini-voc-320x320.py'
+CFG = 'configs/carb/carb_effnet-lite0-tiny-clip-random_1xb4-300i_coco-mini-voc-320x320.py'
 
 pytestmark = [
     pytest.mark.e2e,

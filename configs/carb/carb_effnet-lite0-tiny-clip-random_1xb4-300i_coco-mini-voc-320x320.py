@@ -17,7 +17,7 @@
 #   time      sized against the CAM baseline (0.94 s/it idle): the same contention-inflated
 #             CPU time per step gives ~1.3 s/it idle, ~7 min for 300 its + val (not timed idle)
 # Run: python3 tools/train.py \
-#   configs/carb/carb_effnet-lite0-tinyclip_1xb4-300i_coco-mini-voc-320x320.py \
+#   configs/carb/carb_effnet-lite0-tiny-clip-random_1xb4-300i_coco-mini-voc-320x320.py \
 #   --data-root /tmp/mmwsss_cache/coco-mini-voc
 _base_ = [
     '../_base_/datasets/coco-mini_voc.py',

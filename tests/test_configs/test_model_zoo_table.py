@@ -1,0 +1,41 @@
+"""docs/en/model_zoo.md is exactly what tools/analysis_tools/model_zoo_table.py makes of the
+metafiles, so it cannot go stale: after editing a metafile, run
+
+    python tools/analysis_tools/model_zoo_table.py
+"""
+import os.path as osp
+
+from mmwsss.testing.tools import REPO_ROOT, load_tool
+from mmwsss.utils.model_zoo import load_model_index
+
+
+def test_committed_model_zoo_page_is_the_generator_output():
+    tool = load_tool('tools/analysis_tools/model_zoo_table.py')
+    with open(osp.join(REPO_ROOT, 'docs', 'en', 'model_zoo.md')) as f:
+        committed = f.read()
+    assert committed == tool.render(REPO_ROOT), (
+        'docs/en/model_zoo.md is stale: run python tools/analysis_tools/model_zoo_table.py')
+
+
+def test_model_zoo_page_lists_every_model_row():
+    tool = load_tool('tools/analysis_tools/model_zoo_table.py')
+    text = tool.render(REPO_ROOT)
+    published, measured = text.split('## Published numbers')[1].split(
+        '## Measured here (coco-mini, CPU)')
+    for meta in load_model_index(REPO_ROOT):
+        for model in meta['Models']:
+            for res in model['Results']:
+                part = published if res['Provenance'] == 'published' else measured
+                assert f'[{model["Name"]}](../../{model["Config"]})' in part, model['Name']
+                for key, value in res['Metrics'].items():
+                    if value is not None:
+                        assert f'{key} **{value}**' in part, (model['Name'], key)
+
+
+def test_check_mode_detects_a_stale_page(tmp_path):
+    tool = load_tool('tools/analysis_tools/model_zoo_table.py')
+    out = tmp_path / 'model_zoo.md'
+    assert tool.main(['--out', str(out)]) == 0
+    assert tool.main(['--out', str(out), '--check']) == 0
+    out.write_text(out.read_text().replace('ToCo', 'TOCO'))
+    assert tool.main(['--out', str(out), '--check']) == 1
