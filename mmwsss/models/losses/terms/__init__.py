@@ -64,3 +64,12 @@ __all__ += ['S2CSSCTerm', 'S2CCPMTerm']
 from .carb import CARBTerm  # noqa: E402
 
 __all__ += ['CARBTerm']
+from .pole import POLETerm  # noqa: E402
+
+__all__ += ['POLETerm']
+from .mmcst import MMCSTClassTokenTerm, MMCSTTextVisualTerm  # noqa: E402
+
+__all__ += ['MMCSTClassTokenTerm', 'MMCSTTextVisualTerm']
+from .semples import SemPLeSTerm  # noqa: E402
+
+__all__ += ['SemPLeSTerm']

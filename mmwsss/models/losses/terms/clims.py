@@ -304,7 +304,7 @@ class CLIMSTerm(LossTerm):
         else:
             emb = model.encode_image(torch.cat([fg, bg], 0), pool=self.clip_pool, normalize=True)
             fg_emb, bg_img_emb = emb[:pos.shape[0]], emb[pos.shape[0]:]
-            txt = cls_emb[pos[:, 1]].to(emb.dtype)
+            txt = self.positive_text_embeddings(ctx, pos, cls_emb).to(emb.dtype)
             s_fg = cosine_pairs(fg_emb, txt)
             s_bg = cosine_pairs(bg_img_emb, txt)
             if self.class_weights is None:
@@ -328,6 +328,12 @@ class CLIMSTerm(LossTerm):
             'cbs': cbs.detach(),
             'reg': reg.detach(),
         }
+
+    def positive_text_embeddings(self, ctx: TrainContext, pos: Tensor, cls_emb: Tensor) -> Tensor:
+        """(P, E) normalised class text of each positive (image ``pos[i, 0]``, class
+        ``pos[i, 1]``): row ``pos[i, 1]`` of the (C, E) class prompt embeddings. A
+        subclass with per-image class texts (POLE) overrides this."""
+        return cls_emb[pos[:, 1]]
 
     def _cr_mask(self, cls: Tensor) -> Tensor:
         """(P, K) bool: prompt k is one of the camera-ready prompts of class cls[i]."""
