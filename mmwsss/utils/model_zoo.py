@@ -56,6 +56,8 @@ DATASETS = (
     'BCSS-WSSS test',
     'LUAD-HistoSeg test',
     'CheXpert test',
+    'iSAID train',
+    'iSAID val',
     'coco-mini train',  # 104 COCO 2017 images in the VOC label space (mmwsss.testing.data)
     'coco-mini val',  # 105 images
 )
