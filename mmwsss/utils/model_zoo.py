@@ -163,10 +163,11 @@ def load_metafile(path: str) -> dict:
         return yaml.safe_load(f)
 
 
-def load_model_index(root: Optional[str] = None) -> List[dict]:
-    """The metafiles named by ``model-index.yml``, in its order, each loaded."""
+def load_model_index(root: Optional[str] = None, index: Optional[str] = None) -> List[dict]:
+    """The metafiles named by ``index`` (default ``root/model-index.yml``), in its order,
+    each loaded."""
     root = root or repo_root()
-    with open(osp.join(root, 'model-index.yml')) as f:
+    with open(index or osp.join(root, 'model-index.yml')) as f:
         index = yaml.safe_load(f)
     return [load_metafile(osp.join(root, p)) for p in index['Import']]
 

@@ -32,10 +32,22 @@ def test_model_zoo_page_lists_every_model_row():
                         assert f'{key} **{value}**' in part, (model['Name'], key)
 
 
+def test_committed_model_index_is_the_generator_output():
+    tool = load_tool('tools/analysis_tools/model_zoo_table.py')
+    with open(osp.join(REPO_ROOT, 'model-index.yml')) as f:
+        assert f.read() == tool.render_index(REPO_ROOT), (
+            'model-index.yml is stale: run python tools/analysis_tools/model_zoo_table.py')
+
+
 def test_check_mode_detects_a_stale_page(tmp_path):
     tool = load_tool('tools/analysis_tools/model_zoo_table.py')
-    out = tmp_path / 'model_zoo.md'
-    assert tool.main(['--out', str(out)]) == 0
-    assert tool.main(['--out', str(out), '--check']) == 0
+    out, index = tmp_path / 'model_zoo.md', tmp_path / 'model-index.yml'
+    args = ['--out', str(out), '--index', str(index)]
+    assert tool.main(args) == 0
+    assert index.read_text() == tool.render_index(REPO_ROOT)
+    assert tool.main(args + ['--check']) == 0
     out.write_text(out.read_text().replace('ToCo', 'TOCO'))
-    assert tool.main(['--out', str(out), '--check']) == 1
+    assert tool.main(args + ['--check']) == 1
+    assert tool.main(args) == 0
+    index.write_text('Import: []\n')
+    assert tool.main(args + ['--check']) == 1

@@ -1,7 +1,10 @@
-"""Generate docs/en/model_zoo.md from the metafiles (model-index.yml order).
+"""Generate model-index.yml and docs/en/model_zoo.md from configs/*/metafile.yaml.
 
-    python tools/analysis_tools/model_zoo_table.py            # (re)write docs/en/model_zoo.md
-    python tools/analysis_tools/model_zoo_table.py --check    # exit 1 if it is stale
+    python tools/analysis_tools/model_zoo_table.py            # (re)write both
+    python tools/analysis_tools/model_zoo_table.py --check    # exit 1 if either is stale
+
+model-index.yml imports every method folder's metafile.yaml (sorted), so a new method
+joins the zoo, the page and the benchmark by writing its metafile and re-running this.
 
 Three tables: the methods (paper, official code and the commit read, the benchmark
 config), every published number (paper / official README / maintainers, not reproduced
@@ -14,9 +17,17 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmwsss.utils.model_zoo import load_model_index, parse_config_name, repo_root
+from mmwsss.utils.model_zoo import load_model_index, metafile_paths, parse_config_name, repo_root
 
 OUT = osp.join('docs', 'en', 'model_zoo.md')
+INDEX = 'model-index.yml'
+
+
+def render_index(root: Optional[str] = None) -> str:
+    """model-index.yml: ``Import`` of every configs/*/metafile.yaml, sorted."""
+    root = root or repo_root()
+    paths = [osp.relpath(p, root) for p in metafile_paths(root)]
+    return 'Import:\n' + ''.join(f'- {p}\n' for p in paths)
 
 
 def _cell(value) -> str:
@@ -46,9 +57,10 @@ def _table(header: List[str], rows: List[List[str]]) -> List[str]:
     return lines
 
 
-def render(root: Optional[str] = None) -> str:
+def render(root: Optional[str] = None, index: Optional[str] = None) -> str:
+    """The page, from the metafiles that ``index`` (default: root/model-index.yml) imports."""
     root = root or repo_root()
-    metas = load_model_index(root)
+    metas = load_model_index(root, index)
     methods, published, measured = [], [], []
     n_models = 0
     for meta in metas:
@@ -110,6 +122,11 @@ def render(root: Optional[str] = None) -> str:
         'that no primary source confirmed (or that does not exist).',
         '- Configs tagged `Benchmark: [coco-mini]` in their metafile are the rows that '
         '`tools/benchmark.py` runs.',
+        '- A new method joins by writing `configs/<method>/metafile.yaml` in this schema and '
+        'running `python tools/analysis_tools/model_zoo_table.py` (it rewrites '
+        '`model-index.yml` and this page). A trained checkpoint is published with '
+        '`tools/model_converters/publish_model.py IN.pth OUT_STEM --metafile-entry CONFIG`, '
+        'which prints the `Weights` entry to add.',
         '',
         '## Methods',
         '',
