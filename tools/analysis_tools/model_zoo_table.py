@@ -143,28 +143,34 @@ def render(root: Optional[str] = None, index: Optional[str] = None) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--out', default=None, help=f'output file (default: {OUT})')
+    parser.add_argument('--out', default=None, help=f'the page (default: {OUT})')
+    parser.add_argument('--index', default=None, help=f'the model index (default: {INDEX})')
     parser.add_argument(
         '--check',
         action='store_true',
-        help='do not write; exit 1 if the file differs from the metafiles')
+        help='do not write; exit 1 if a file differs from the metafiles')
     args = parser.parse_args(argv)
     root = repo_root()
+    index = args.index or osp.join(root, INDEX)
     out = args.out or osp.join(root, OUT)
-    text = render(root)
-    if args.check:
-        current = open(out).read() if osp.isfile(out) else ''
-        if current != text:
-            print(
-                f'{out} is stale: run python tools/analysis_tools/model_zoo_table.py',
-                file=sys.stderr)
-            return 1
-        print(f'{out} is up to date')
-        return 0
-    with open(out, 'w') as f:
-        f.write(text)
-    print(f'wrote {out}')
-    return 0
+    stale = 0
+    # the index first: the page is rendered from the metafiles it imports
+    for path, make in ((index, lambda: render_index(root)), (out, lambda: render(root, index))):
+        text = make()
+        current = open(path).read() if osp.isfile(path) else ''
+        if args.check:
+            if current != text:
+                print(
+                    f'{path} is stale: run python tools/analysis_tools/model_zoo_table.py',
+                    file=sys.stderr)
+                stale = 1
+            else:
+                print(f'{path} is up to date')
+        elif current != text:
+            with open(path, 'w') as f:
+                f.write(text)
+            print(f'wrote {path}')
+    return stale
 
 
 if __name__ == '__main__':
