@@ -111,6 +111,22 @@ def test_benchmark_tag_picks_cpu_coco_mini_configs():
     assert len(folders) == len(set(folders)), folders
 
 
+# folders with coco-mini configs that are no method of their own
+NOT_BENCHMARKED = {'single_stage': 'the chassis example; it reproduces no paper'}
+
+
+@pytest.mark.parametrize('path', METAFILES, ids=IDS)
+def test_every_method_with_a_coco_mini_config_joins_the_benchmark(path):
+    """A method folder with a CPU coco-mini config tags one of them ``Benchmark: [coco-mini]``
+    (the config that runs the whole method end to end), so tools/benchmark.py ranks it."""
+    folder = osp.basename(osp.dirname(path))
+    models = load_metafile(path)['Models']
+    if folder in NOT_BENCHMARKED or not any('coco-mini' in m['Name'] for m in models):
+        return
+    tagged = [m['Name'] for m in models if m['Metadata'].get('Benchmark')]
+    assert len(tagged) == 1, f'{folder}: tag exactly one coco-mini config Benchmark: [coco-mini]'
+
+
 def test_validator_reports_schema_errors():
     """The validator is not vacuous: a broken copy of a real metafile fails it."""
     meta = load_metafile(osp.join(REPO_ROOT, 'configs', 'toco', 'metafile.yaml'))
