@@ -40,7 +40,7 @@ __all__ += ['MedPromptWSSS', 'cam_boxes', 'medprompt_cams', 'sam_cam_label']
 from .confidence_encoder_decoder import ConfidenceEncoderDecoder, stack_confidence  # noqa: E402
 
 __all__ += ['ConfidenceEncoderDecoder', 'stack_confidence']
-from .rs_textws_seg import (RSTextWSCLIPES, RSTextWSCLIPTuner, rs_textws_logits,  # noqa: E402
+from .rs_textws_seg import (RSTextWSCLIPES, RSTextWSCLIPTuner, rs_textws_logits,
                             rs_textws_sigmoid_loss, rs_textws_softmax_loss)
 
 __all__ += [
