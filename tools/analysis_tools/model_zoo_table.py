@@ -42,6 +42,19 @@ def _metrics(metrics: dict, provenance: str) -> str:
                      for key, value in metrics.items())
 
 
+def _schedule(slots: dict, lr_schd) -> str:
+    """The name's NxbM-schedule slot, plus the metafile's iterations where they add to it
+    (``1xb8-8e (10576 iters)``, ``4xb1-26k (26450 iters)``)."""
+    if not slots.get('schedule'):
+        return _cell(lr_schd)
+    sched = slots['schedule']
+    name = f'{slots["gpus"]}xb{slots["batch"]}-{sched}'
+    exact = {'k': lambda n: int(n) * 1000, 'i': int}.get(sched[-1])
+    if isinstance(lr_schd, int) and (exact is None or exact(sched[:-1]) != lr_schd):
+        return f'{name} ({lr_schd} iters)'
+    return name
+
+
 def _link(text: str, url: Optional[str]) -> str:
     return f'[{_cell(text)}]({url})' if url else _cell(text)
 
@@ -87,8 +100,7 @@ def render(root: Optional[str] = None, index: Optional[str] = None) -> str:
                         _link(model['Name'], _rel(model['Config'])),
                         _cell(md['Backbone']),
                         _cell(md['Crop Size']),
-                        _cell(
-                            md['lr schd'] if md['lr schd'] is not None else slots.get('schedule')),
+                        _cell(_schedule(slots, md['lr schd'])),
                         _cell(res['Task']),
                         _cell(res['Dataset']),
                         _metrics(res['Metrics'], res['Provenance']),
