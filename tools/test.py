@@ -26,6 +26,7 @@ from mmwsss.utils.checkpoint_compat import load_checkpoint_strict
 from mmwsss.utils.checks import NonFiniteError
 from mmwsss.utils.config_utils import set_data_root
 from mmwsss.utils.dist_compat import setup_cpu_distributed
+from mmwsss.utils.io import atomic_write_json
 
 
 def parse_args():
@@ -46,6 +47,10 @@ def parse_args():
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, help='override config settings, key=value')
     parser.add_argument('--data-root', help='dataset root used by every dataloader of the config')
+    parser.add_argument(
+        '--metrics-out',
+        metavar='JSON',
+        help='also write the metrics dict runner.test() returns here (atomically)')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -116,11 +121,19 @@ def main():
         load_checkpoint_strict(model, args.checkpoint, map_location='cpu')
         runner.logger.info(f'Loaded checkpoint {args.checkpoint} (strict)')
     try:
-        runner.test()
+        metrics = runner.test()
     except NonFiniteError as e:
         # the metric knows the image, not the checkpoint
         ckpt = args.checkpoint or 'no checkpoint'
         sys.exit(f'error: {e} [checkpoint {ckpt}]')
+    if args.metrics_out:
+        atomic_write_json(args.metrics_out, {k: _plain(v) for k, v in metrics.items()}, indent=1)
+
+
+def _plain(value):
+    """A metric value as a JSON number (numpy scalars and 0-d tensors included)."""
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and value != value else value  # NaN: not JSON
 
 
 if __name__ == '__main__':

@@ -21,7 +21,7 @@ from mmengine.runner import Runner
 
 import mmwsss  # noqa: F401  (version checks, checkpoint allow-list)
 from mmwsss.engine.resume import ResumeError, resolve_resume
-from mmwsss.utils.config_utils import set_data_root, use_atomic_checkpoints
+from mmwsss.utils.config_utils import set_data_root, set_pseudo_label_dir, use_atomic_checkpoints
 from mmwsss.utils.dist_compat import setup_cpu_distributed
 
 
@@ -48,6 +48,10 @@ def parse_args():
         help='override config settings, key=value (e.g. model.backbone.depth=18)')
     parser.add_argument('--data-root', help='dataset root used by every dataloader of the config')
     parser.add_argument(
+        '--pseudo-label-dir',
+        help='stage 2: the pseudo-label folder every training dataset with a '
+        'pseudo_label_dir reads (an error if the config has none)')
+    parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
@@ -70,6 +74,11 @@ def main():
         cfg.merge_from_dict(args.cfg_options)
     if args.data_root:
         set_data_root(cfg, args.data_root)
+    if args.pseudo_label_dir:
+        try:
+            set_pseudo_label_dir(cfg, args.pseudo_label_dir)
+        except KeyError as e:
+            sys.exit(f'error: {e.args[0]}')
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

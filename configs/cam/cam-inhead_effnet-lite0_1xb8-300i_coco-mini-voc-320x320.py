@@ -17,3 +17,12 @@ model = dict(
         dict(type='Normal', std=0.01, override=dict(name='conv_seg')),
         dict(type='ClassifierTransfer', checkpoint={{_base_.pretrained}}, class_map='voc'),
     ]))
+
+# tools/run_pipeline.py: the quickstart's seven commands as one recipe. The pseudo labels
+# use the seed sweep's best background threshold, as the quickstart's --bg-thr does.
+wsss_recipe = dict(
+    stage1='this',
+    seeds='this',
+    pseudo_labels='this',
+    bg_thr='seeds',
+    stage2='configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py')

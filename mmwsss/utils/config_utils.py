@@ -14,22 +14,49 @@ def set_data_root(cfg: Any, data_root: str) -> int:
     cfg.data_root = data_root
     changed = 0
 
-    def _visit(ds) -> None:
+    def _visit(ds: dict) -> None:
         nonlocal changed
-        if not isinstance(ds, dict):
-            return
         if 'data_root' in ds:
             ds['data_root'] = data_root
             changed += 1
-        for key in ('dataset', 'datasets'):
-            sub = ds.get(key)
-            for item in (sub if isinstance(sub, (list, tuple)) else [sub]):
-                _visit(item)
 
     for key in list(cfg.keys()):
         if key.endswith('_dataloader') and isinstance(cfg[key], dict):
-            _visit(cfg[key].get('dataset'))
+            _walk_datasets(cfg[key].get('dataset'), _visit)
     return changed
+
+
+def _walk_datasets(ds, visit) -> None:
+    if not isinstance(ds, dict):
+        return
+    visit(ds)
+    for key in ('dataset', 'datasets'):
+        sub = ds.get(key)
+        for item in (sub if isinstance(sub, (list, tuple)) else [sub]):
+            _walk_datasets(item, visit)
+
+
+def set_pseudo_label_dir(cfg: Any, label_dir: str, dataloader: str = 'train_dataloader') -> int:
+    """Point the ``pseudo_label_dir`` of every dataset under ``cfg[dataloader]`` at
+    ``label_dir`` (stage-2 configs name it in a variable that mmengine resolves when
+    the file is parsed, so a variable override would not reach the dataset).
+
+    Returns how many datasets were changed; a config whose dataloader has no
+    ``pseudo_label_dir`` anywhere is an error naming the config, since training it on
+    the labels it was given would silently train on something else.
+    """
+    found = []
+
+    def _set(ds: dict) -> None:
+        if 'pseudo_label_dir' in ds:
+            ds['pseudo_label_dir'] = label_dir
+            found.append(ds.get('type'))
+
+    _walk_datasets((cfg.get(dataloader) or {}).get('dataset'), _set)
+    if not found:
+        raise KeyError(f'{getattr(cfg, "filename", "the config")}: no dataset under '
+                       f"{dataloader} has a 'pseudo_label_dir' to point at {label_dir}")
+    return len(found)
 
 
 def use_atomic_checkpoints(cfg: Any) -> bool:

@@ -1,0 +1,95 @@
+"""Benchmark row discovery from metafiles, the table with a failed row, and the writer."""
+import json
+import os.path as osp
+
+import pytest
+
+from mmwsss.apis.benchmark import benchmark_entries, benchmark_table, run_row, write_benchmark
+
+CAM = 'configs/cam/cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+
+
+def _metafile(root, folder, text):
+    d = root / folder
+    d.mkdir(parents=True)
+    (d / 'metafile.yaml').write_text(text)
+
+
+def test_entries_are_the_tagged_models(tmp_path):
+    _metafile(
+        tmp_path, 'a', f"""Models:
+  - Name: a-cpu
+    In Collection: A
+    Config: {CAM}
+    Benchmark: coco-mini
+    Metadata: {{Backbone: EfficientNet-Lite0, lr schd: 300}}
+  - Name: a-full
+    Config: {CAM}
+""")
+    _metafile(
+        tmp_path, 'b', f"""Models:
+  - Name: b-cpu
+    Config: {CAM}
+    Metadata: {{Benchmark: [voc, coco-mini]}}
+""")
+    entries = benchmark_entries('coco-mini', str(tmp_path))
+    assert [e['name'] for e in entries] == ['a-cpu', 'b-cpu']
+    assert entries[0]['collection'] == 'A' and entries[0]['metadata']['lr schd'] == 300
+    assert [e['name'] for e in benchmark_entries('voc', str(tmp_path))] == ['b-cpu']
+    assert benchmark_entries('cityscapes', str(tmp_path)) == []
+
+
+def test_tagged_entry_without_config_names_the_metafile(tmp_path):
+    _metafile(
+        tmp_path, 'c', """Models:
+  - Name: c-cpu
+    Config: configs/c/missing.py
+    Benchmark: coco-mini
+""")
+    with pytest.raises(ValueError, match=r'c/metafile.yaml: model c-cpu .* does not exist'):
+        benchmark_entries('coco-mini', str(tmp_path))
+
+
+def test_a_failing_row_keeps_its_error(tmp_path):
+    bad = tmp_path / 'bad.py'
+    bad.write_text('x = 1\n')  # no wsss_recipe
+    row = run_row(
+        dict(name='bad', config=str(bad), metadata={}), str(tmp_path / 'w'), None, 'tools', print)
+    assert row['summary'] is None and 'no wsss_recipe' in row['error']
+    good = dict(
+        name='good',
+        metadata={
+            'Backbone': 'ViT-S/14',
+            'lr schd': 10
+        },
+        error=None,
+        summary={
+            'seed mIoU': 30.0,
+            'bg_thr': 0.4,
+            'label mIoU': 28.5,
+            'label precision': 40.0,
+            'label recall': 50.0,
+            'stage-2 mIoU': None,
+            'train s': 12.0,
+            'peak MB': 800.0,
+            'label img/s': 3.5
+        },
+        per_class={
+            'background': 70.0,
+            'cat': 10.0
+        },
+        curve=[dict(bg_thr=0.3, mIoU=25.0),
+               dict(bg_thr=0.4, mIoU=30.0)])
+    table = benchmark_table([good, row])
+    lines = table.splitlines()
+    assert lines[2] == ('| `good` | ViT-S/14 | 10 | 30.0 | 0.4 | 28.5 | 40.0 | 50.0 | — | 12.0 '
+                        '| 800.0 | 3.5 |')
+    assert lines[3].startswith('| `bad` | — | — | failed: ') and lines[3].count('|') == \
+        lines[2].count('|')
+    paths = write_benchmark([good, row], str(tmp_path / 'out'), 'test', 'notes')
+    with open(paths['json']) as f:
+        data = json.load(f)
+    assert [r['name'] for r in data['rows']] == ['good', 'bad']
+    assert osp.getsize(paths['per_class']) > 1000 and osp.getsize(paths['curves']) > 1000
+    md = open(paths['markdown']).read()
+    assert 'per_class_iou.png' in md and table in md

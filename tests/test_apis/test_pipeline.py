@@ -1,0 +1,123 @@
+"""Recipe parsing of mmwsss.apis.pipeline (the steps tools/run_pipeline.py runs)."""
+import pytest
+from mmengine.config import Config
+
+from mmwsss.apis.pipeline import PipelineError, Step, StepRecord, recipe_steps, summarize
+
+CAM = 'configs/cam/cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+SEG = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+
+
+def _cfg(**recipe) -> Config:
+    return Config(dict(wsss_recipe=recipe))
+
+
+def test_compact_recipe_expands_in_order():
+    steps = recipe_steps(_cfg(bg_thr='seeds', stage2=SEG), CAM)
+    assert [(s.name, s.kind) for s in steps] == [('stage1', 'train'), ('seeds', 'test'),
+                                                 ('pseudo_labels', 'labels'),
+                                                 ('label_eval', 'eval_labels'), ('stage2', 'train'),
+                                                 ('stage2_val', 'test')]
+    by = {s.name: s for s in steps}
+    assert by['stage1'].config == CAM and by['stage2'].config == SEG
+    assert by['seeds'].checkpoint == 'stage1' and by['pseudo_labels'].bg_thr == 'seeds'
+    assert by['stage2'].labels == 'pseudo_labels' and by['stage2_val'].checkpoint == 'stage2'
+
+
+def test_training_free_and_numeric_threshold():
+    steps = recipe_steps(_cfg(stage1=None, bg_thr=0.3), CAM)
+    assert [s.name for s in steps] == ['seeds', 'pseudo_labels', 'label_eval']
+    assert steps[0].checkpoint is None and steps[1].bg_thr == 0.3
+    assert recipe_steps(_cfg(), CAM)[2].bg_thr is None  # 'config': the config's own
+
+
+@pytest.mark.parametrize('recipe, match',
+                         [(dict(stage3=SEG), 'unknown wsss_recipe keys'),
+                          (dict(seeds=None, bg_thr='seeds'), "needs a seeds stage"),
+                          (dict(bg_thr='best'), "'config' or 'seeds'"),
+                          (dict(pseudo_labels=None, stage2=SEG), 'stage2 needs pseudo_labels'),
+                          (dict(stage2='configs/nope.py'), "'configs/nope.py' not found")])
+def test_bad_recipes_name_the_key(recipe, match):
+    with pytest.raises(PipelineError, match=match):
+        recipe_steps(_cfg(**recipe), CAM)
+
+
+def test_missing_recipe_names_the_config():
+    with pytest.raises(PipelineError, match='deeplabv3plus.*no wsss_recipe'):
+        recipe_steps(Config(dict()), SEG)
+
+
+def test_step_list_references_are_checked():
+    good = [
+        dict(name='a', kind='train', config='this'),
+        dict(name='b', kind='labels', config='this', checkpoint='a')
+    ]
+    steps = recipe_steps(Config(dict(wsss_recipe=dict(steps=good))), CAM)
+    assert steps[1] == Step('b', 'labels', CAM, checkpoint='a')
+    for bad, match in [
+        ([dict(name='b', kind='labels', config='this', checkpoint='a')], "'a', which is not"),
+        (good + [dict(name='a', kind='test', config='this')], 'two steps are named'),
+        ([dict(name='a', kind='fit', config='this')], "kind 'fit'"),
+        ([dict(name='a/b', kind='train', config='this')], 'plain folder name'),
+        ([dict(name='a', kind='train', config='this', gpu=1)], 'unknown keys'),
+        ([
+            dict(name='a', kind='train', config='this'),
+            dict(name='b', kind='labels', config='this', bg_thr='a')
+        ], 'not an earlier test'),
+    ]:
+        with pytest.raises(PipelineError, match=match):
+            recipe_steps(Config(dict(wsss_recipe=dict(steps=bad))), CAM)
+
+
+def test_summary_picks_the_seed_and_final_numbers():
+    recs = {
+        'stage1':
+        StepRecord('stage1', 'train', CAM, wall_s=10.0, peak_rss_mb=900.0),
+        'seeds':
+        StepRecord('seeds', 'test', CAM, metrics=dict(mIoU=33.9, bg_thr=0.42)),
+        'pseudo_labels':
+        StepRecord('pseudo_labels', 'labels', CAM, wall_s=4.0, images=8),
+        'label_eval':
+        StepRecord(
+            'label_eval',
+            'eval_labels',
+            CAM,
+            metrics=dict(mIoU=30.1, mPrecision=40.0, mRecall=50.0)),
+        'stage2':
+        StepRecord('stage2', 'train', SEG, wall_s=5.0, peak_rss_mb=1200.0),
+        'stage2_val':
+        StepRecord('stage2_val', 'test', SEG, metrics=dict(mIoU=20.5)),
+    }
+    s = summarize(recs)
+    assert (s['seed mIoU'], s['bg_thr'], s['label mIoU'], s['stage-2 mIoU']) == (33.9, 0.42, 30.1,
+                                                                                 20.5)
+    assert s['train s'] == 15.0 and s['peak MB'] == 1200.0 and s['label img/s'] == 2.0
+    assert s['label precision'] == 40.0 and s['label recall'] == 50.0
+
+
+def test_reused_checkpoint_and_until(tmp_path):
+    from mmwsss.apis.pipeline import PipelineRunner
+    steps = recipe_steps(_cfg(stage2=SEG), CAM)
+    ckpt = tmp_path / 'given.pth'
+    ckpt.write_bytes(b'x')
+    lines = []
+    runner = PipelineRunner(
+        steps,
+        str(tmp_path / 'w'),
+        reuse={'stage1': str(ckpt)},
+        until='stage1',
+        progress=lines.append)
+    records = runner.run()
+    assert list(records) == ['stage1'] and records['stage1'].checkpoint == str(ckpt)
+    assert records['stage1'].wall_s is None and 'uses' in lines[0]
+    assert (tmp_path / 'w' / 'stage1' / 'step.json').is_file()
+    # reused stage 1: its training time is unknown, not 0
+    assert summarize(records)['train s'] is None
+    with pytest.raises(PipelineError, match="'seeds' is not a train step"):
+        PipelineRunner(steps, str(tmp_path / 'w'), reuse={'seeds': str(ckpt)})
+    with pytest.raises(PipelineError, match='file not found'):
+        PipelineRunner(steps, str(tmp_path / 'w'), reuse={'stage1': str(tmp_path / 'no.pth')})
+    with pytest.raises(PipelineError, match="--until 'stage3'"):
+        PipelineRunner(steps, str(tmp_path / 'w'), until='stage3')
+    with pytest.raises(PipelineError, match='--force names unknown'):
+        PipelineRunner(steps, str(tmp_path / 'w'), force=['stage3'])

@@ -1,0 +1,68 @@
+"""The cross-method WSSS benchmark: one row per method config tagged for it.
+
+    python tools/benchmark.py --data-root DIR [--tag coco-mini] [--work-dir DIR]
+        [--out docs/en/benchmark] [--only NAME ...]
+
+Every model entry of a ``configs/*/metafile.yaml`` whose ``Benchmark`` field holds the
+tag is run through its whole recipe (tools/run_pipeline.py's steps: stage 1, seeds with
+the threshold sweep, pseudo labels, their mIoU / precision / recall, stage 2, its val
+mIoU), each in ``WORK_DIR/<name>``. Rows are independent (a failure is written into its
+row, the others go on) and resumable (finished steps are skipped). Writes
+``OUT/benchmark.md`` (the table), ``OUT/benchmark.json`` (the data behind it) and the
+plots ``OUT/per_class_iou.png`` and ``OUT/bg_threshold_curves.png``.
+"""
+import argparse
+import os.path as osp
+import sys
+
+import mmwsss  # noqa: F401  (registries, checkpoint allow-list)
+from mmwsss.apis.benchmark import benchmark_entries, run_benchmark, write_benchmark
+
+NOTES = ('All rows ran on the same data root with the CPU configs their metafiles tag, '
+         'each with its own recipe (see the configs). Seed mIoU: CAMs on the training '
+         'images at the best background threshold of the sweep; label columns: the pseudo '
+         'labels the recipe writes, on the same images; stage-2 mIoU: the segmenter trained '
+         'on them, on the val images; times and memory: this machine, wall clock and peak '
+         'resident memory of each step\'s process.')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Run the cross-method WSSS benchmark')
+    parser.add_argument('--data-root', help='dataset root for every row')
+    parser.add_argument('--tag', default='coco-mini', help='metafile Benchmark tag of the rows')
+    parser.add_argument('--work-dir', default='work_dirs/benchmark')
+    parser.add_argument('--out', default='docs/en/benchmark', help='table, JSON and plots')
+    parser.add_argument('--only', nargs='+', metavar='NAME', help='run these rows only')
+    parser.add_argument('--configs-root', default='configs')
+    parser.add_argument(
+        '--until',
+        metavar='STEP',
+        help='stop every row after this step (e.g. label_eval: no stage 2); a later run '
+        'without it completes the rows')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> list:
+    args = parse_args(argv)
+    try:
+        entries = benchmark_entries(args.tag, args.configs_root)
+    except ValueError as e:
+        sys.exit(f'error: {e}')
+    if args.only:
+        unknown = set(args.only) - {e['name'] for e in entries}
+        if unknown:
+            sys.exit(f'error: --only names rows not tagged {args.tag!r}: {sorted(unknown)}')
+        entries = [e for e in entries if e['name'] in args.only]
+    if not entries:
+        sys.exit(f'error: no metafile model is tagged Benchmark: {args.tag}')
+    tools_dir = osp.dirname(osp.abspath(__file__))
+    rows = run_benchmark(entries, args.work_dir, args.data_root, tools_dir, until=args.until)
+    paths = write_benchmark(rows, args.out, f'WSSS benchmark: {args.tag}', NOTES)
+    failed = [r['name'] for r in rows if r['error']]
+    print(f'[benchmark] {len(rows) - len(failed)} rows finished, {len(failed)} failed' +
+          (f' ({", ".join(failed)})' if failed else '') + f'; table: {paths["markdown"]}')
+    return rows
+
+
+if __name__ == '__main__':
+    main()
