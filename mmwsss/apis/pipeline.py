@@ -59,6 +59,11 @@ class Step:
             ``train`` gets it as ``--pseudo-label-dir``; ``eval_labels`` scores it).
         bg_thr: for ``labels``: None (the config's), a number, or the name of a
             ``test`` step whose swept ``bg_thr`` is used.
+        checkpoint_key: pass the checkpoint as ``--cfg-options KEY=PATH`` instead of
+            the tools' CHECKPOINT argument (a stage that reads an earlier stage's
+            weights through its model config, e.g. ``model.finetuned.checkpoint``; a
+            ``train`` step with a checkpoint starts from it via ``load_from`` unless
+            this says otherwise).
     """
     name: str
     kind: str
@@ -66,6 +71,7 @@ class Step:
     checkpoint: Optional[str] = None
     labels: Optional[str] = None
     bg_thr: Union[None, float, str] = None
+    checkpoint_key: Optional[str] = None
 
 
 def _resolve(value: Optional[str], this: str, key: str) -> Optional[str]:
@@ -300,15 +306,27 @@ class PipelineRunner:
     def _data_args(self) -> List[str]:
         return ['--data-root', self.data_root] if self.data_root else []
 
-    def _checkpoint_of(self, step: Step) -> List[str]:
+    def _checkpoint_of(self, step: Step, options: List[str]) -> List[str]:
+        """The CHECKPOINT argument, or nothing when the checkpoint goes to ``options``."""
         if step.checkpoint is None:
             return []
-        return [self.records[step.checkpoint].checkpoint]
+        path = self.records[step.checkpoint].checkpoint
+        key = step.checkpoint_key or ('load_from' if step.kind == 'train' else None)
+        if key:
+            options.append(f'{key}={path}')
+            return []
+        return [path]
+
+    @staticmethod
+    def _options(options: List[str]) -> List[str]:
+        # one --cfg-options flag: mmengine's DictAction keeps only the last occurrence
+        return ['--cfg-options', *options] if options else []
 
     # ------------------------------------------------------------------ commands
     def command(self, step: Step) -> tuple:
         """(argv, record fields known before running) of one step."""
         out = self.step_dir(step)
+        options: List[str] = []
         if step.kind == 'train':
             cmd = [self.python, self._tool('train.py'), step.config, '--work-dir', out]
             cmd += self._data_args()
@@ -316,18 +334,22 @@ class PipelineRunner:
                 cmd += ['--pseudo-label-dir', self.records[step.labels].label_dir]
             if last_checkpoint(out):
                 cmd += ['--resume']  # killed half way: go on from its last checkpoint
-            return cmd, {}
+            else:
+                self._checkpoint_of(step, options)  # a start point (load_from)
+            return cmd + self._options(options), {}
         if step.kind == 'test':
             metrics = osp.join(out, 'metrics.json')
-            cmd = [self.python, self._tool('test.py'), step.config] + self._checkpoint_of(step)
+            cmd = [self.python, self._tool('test.py'), step.config]
+            cmd += self._checkpoint_of(step, options)
             cmd += ['--work-dir', out, '--metrics-out', metrics] + self._data_args()
             if _uses_cam_metric(step.config):
-                cmd += ['--cfg-options', f'test_evaluator.out_file={osp.join(out, "curve.json")}']
-            return cmd, {}
+                options.append(f'test_evaluator.out_file={osp.join(out, "curve.json")}')
+            return cmd + self._options(options), {}
         if step.kind == 'labels':
             label_dir = osp.join(out, 'labels')
             cmd = [self.python, self._tool('generate_pseudo_labels.py'), step.config]
-            cmd += self._checkpoint_of(step) + ['--out-dir', label_dir] + self._data_args()
+            cmd += self._checkpoint_of(step, options)
+            cmd += ['--out-dir', label_dir] + self._data_args()
             thr = step.bg_thr
             if isinstance(thr, str):
                 thr = self.records[thr].metrics.get('bg_thr')
@@ -336,7 +358,7 @@ class PipelineRunner:
                                         'bg_thr (is its evaluator a CAMMetric sweep?)')
             if thr is not None:
                 cmd += ['--bg-thr', str(thr)]
-            return cmd, dict(label_dir=label_dir)
+            return cmd + self._options(options), dict(label_dir=label_dir)
         # eval_labels
         gt_dir, keys, classes = label_eval_inputs(step.config, self.data_root)
         split = osp.join(out, 'split.txt')

@@ -121,3 +121,35 @@ def test_reused_checkpoint_and_until(tmp_path):
         PipelineRunner(steps, str(tmp_path / 'w'), until='stage3')
     with pytest.raises(PipelineError, match='--force names unknown'):
         PipelineRunner(steps, str(tmp_path / 'w'), force=['stage3'])
+
+
+def test_commands_pass_checkpoints_and_options_once(tmp_path):
+    from mmwsss.apis.pipeline import PipelineRunner
+    steps = recipe_steps(
+        Config(
+            dict(
+                wsss_recipe=dict(steps=[
+                    dict(name='s1', kind='train', config='this'),
+                    dict(name='s2', kind='train', config='this', checkpoint='s1'),
+                    dict(
+                        name='seeds',
+                        kind='test',
+                        config='this',
+                        checkpoint='s1',
+                        checkpoint_key='model.finetuned.checkpoint'),
+                    dict(name='labels', kind='labels', config='this', checkpoint='s1', bg_thr=0.3),
+                ]))), CAM)
+    runner = PipelineRunner(steps, str(tmp_path), data_root='/data', tools_dir='tools')
+    runner.records['s1'] = StepRecord('s1', 'train', CAM, checkpoint='/w/s1/iter_9.pth')
+    by = {s.name: s for s in steps}
+    cmd, _ = runner.command(by['s2'])  # a train step starts from s1 via load_from
+    assert cmd[-2:] == ['--cfg-options', 'load_from=/w/s1/iter_9.pth']
+    cmd, _ = runner.command(by['seeds'])
+    # the CAMMetric curve file and the checkpoint key share ONE --cfg-options flag
+    assert cmd.count('--cfg-options') == 1 and '/w/s1/iter_9.pth' not in cmd[:4]
+    opts = cmd[cmd.index('--cfg-options') + 1:]
+    assert opts[0] == 'model.finetuned.checkpoint=/w/s1/iter_9.pth'
+    assert opts[1].startswith('test_evaluator.out_file=') and len(opts) == 2
+    cmd, known = runner.command(by['labels'])
+    assert cmd[3] == '/w/s1/iter_9.pth' and cmd[-2:] == ['--bg-thr', '0.3']
+    assert known['label_dir'] == str(tmp_path / 'labels' / 'labels')
