@@ -15,3 +15,9 @@ __all__ += ['VGG16D1']
 from .frozen_clip import FrozenCLIPBackbone  # noqa: E402
 
 __all__ += ['FrozenCLIPBackbone']
+from .mmcst_vit import MMCSTViT  # noqa: E402
+
+__all__ += ['MMCSTViT']
+from .weaktr_vit import AttnOutTokenViT  # noqa: E402
+
+__all__ += ['AttnOutTokenViT']

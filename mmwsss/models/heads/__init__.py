@@ -55,3 +55,9 @@ __all__ += ['S2CCAMHead']
 from .carb_head import CARBHead  # noqa: E402
 
 __all__ += ['CARBHead']
+from .mmcst_head import MMCSTHead, MMCSTTokenHead  # noqa: E402
+
+__all__ += ['MMCSTHead', 'MMCSTTokenHead']
+from .weaktr_head import AdaptiveAttentionFusion, WeakTrHead  # noqa: E402
+
+__all__ += ['WeakTrHead', 'AdaptiveAttentionFusion']
