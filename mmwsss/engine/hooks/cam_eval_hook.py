@@ -9,6 +9,7 @@ number is the one ``tools/test.py`` gives for the same checkpoint on the same sp
 """
 import os
 import os.path as osp
+import time
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -49,6 +50,11 @@ class CAMEvalHook(Hook):
         thresholds: the sweep's background thresholds (CAMMetric's default
             0.05 ... 0.95 when None).
         bg_thr: score one fixed threshold instead of the sweep.
+        cam_cfg: CAM inference settings used for the evaluation instead of the
+            model's (``dict(scales=[1.0], flip=False)``: single-scale seeds, a
+            fraction of the cost of a multi-scale + flip ``test_cfg``); the number
+            is then that of ``tools/test.py`` with the same settings in
+            ``model.test_cfg`` (``model.test_cfg.cam`` for SingleStageWSSS).
         metric_cfg: other :class:`CAMMetric` arguments (``ignore_band``,
             ``exclude_background``, ...).
         eval_at_end: also evaluate after the last iteration (when the interval
@@ -75,6 +81,7 @@ class CAMEvalHook(Hook):
                  branches: Optional[Sequence[str]] = None,
                  thresholds: Optional[Sequence[float]] = None,
                  bg_thr: Optional[float] = None,
+                 cam_cfg: Optional[dict] = None,
                  metric_cfg: Optional[dict] = None,
                  eval_at_end: bool = True,
                  save_best: Union[bool, str] = False,
@@ -88,6 +95,7 @@ class CAMEvalHook(Hook):
         self.branches = None if branches is None else list(branches)
         if self.branches is not None and not self.branches:
             raise ValueError('branches is empty; give None for the model\'s CAMs')
+        self.cam_cfg = dict(cam_cfg or {})
         self.metric_cfg = dict(metric_cfg or {})
         if thresholds is not None:
             self.metric_cfg['thresholds'] = list(thresholds)
@@ -138,7 +146,7 @@ class CAMEvalHook(Hook):
         metric = METRICS.build(dict(type='CAMMetric', **self.metric_cfg))
         evaluator = Evaluator([metric])
         evaluator.dataset_meta = getattr(self.loader.dataset, 'metainfo', None)
-        with cam_prediction(runner.model, branch), torch.no_grad():
+        with cam_prediction(runner.model, branch, self.cam_cfg), torch.no_grad():
             for data in self.loader:
                 outputs = runner.model.test_step(data)
                 evaluator.process(data_samples=outputs, data_batch=data)
@@ -149,6 +157,7 @@ class CAMEvalHook(Hook):
     def evaluate(self, runner) -> Dict[str, float]:
         """Score every branch now; log and (optionally) keep the best checkpoint."""
         step = runner.iter + 1
+        start = time.perf_counter()
         metrics: Dict[str, float] = {}
         for branch in self.branches or [None]:
             for key, value in self._score(runner, branch).items():
@@ -156,7 +165,8 @@ class CAMEvalHook(Hook):
         for key, value in metrics.items():
             runner.message_hub.update_scalar(key, value)
         runner.visualizer.add_scalars(metrics, step=step)  # master only
-        runner.logger.info(f'CAM seeds after iteration {step}: ' +
+        seconds = time.perf_counter() - start
+        runner.logger.info(f'CAM seeds after iteration {step} ({seconds:.1f} s): ' +
                            ', '.join(f'{k}: {v:.2f}' for k, v in metrics.items()))
         self.last_metrics = metrics
         if self.save_best is not None:

@@ -53,16 +53,26 @@ def check_branches(model: nn.Module, branches: Optional[Sequence[str]], what: st
 
 
 @contextlib.contextmanager
-def cam_prediction(model: nn.Module, head: Optional[str] = None) -> Iterator[nn.Module]:
+def cam_prediction(model: nn.Module,
+                   head: Optional[str] = None,
+                   cam_cfg: Optional[dict] = None) -> Iterator[nn.Module]:
     """Eval mode with CAM prediction (of ``head``) for the duration of the block.
 
     A model with ``predict_source`` (``SingleStageWSSS``) predicts CAMs
     (``'cam'``) whatever its config says for validation, and ``predict_cam_head``
-    is set to ``head`` when given; both, and the train / eval mode, are restored
-    afterwards. Other CAM models (``CAMClassifier``, CLIP-ES) predict CAMs as they are.
+    is set to ``head`` when given; ``cam_cfg`` updates the model's CAM inference
+    settings (``model.cam_cfg``: scales, flip, ... of :func:`multi_scale_cams`). All
+    of it, and the train / eval mode, is restored afterwards. Other CAM models
+    (``CAMClassifier``, CLIP-ES) predict CAMs as they are.
     """
     inner = unwrap(model)
     saved = {}
+    if cam_cfg:
+        if not isinstance(getattr(inner, 'cam_cfg', None), dict):
+            raise ValueError(f'{type(inner).__name__} has no cam_cfg (CAM inference '
+                             'settings) to override; leave cam_cfg=None')
+        saved['cam_cfg'] = inner.cam_cfg
+        inner.cam_cfg = {**inner.cam_cfg, **cam_cfg}
     if hasattr(inner, 'predict_source'):
         saved['predict_source'] = inner.predict_source
         inner.predict_source = 'cam'

@@ -29,6 +29,9 @@ class CAMVisualizationHook(Hook):
         indices: dataset indices of the images drawn (one row each).
         branches: CAM heads of a :class:`SingleStageWSSS` (one image each,
             ``<name>_<branch>``); None: the model's own CAMs.
+        cam_cfg: CAM inference settings used instead of the model's (e.g.
+            ``dict(scales=[1.0], flip=False)``); None: the model's (the picture of
+            ``visualize_cams.py``).
         tile_width: width of each tile in pixels.
         draw_at_start: also draw before the first iteration (step = start iter).
         draw_at_end: also draw after the last iteration.
@@ -42,6 +45,7 @@ class CAMVisualizationHook(Hook):
                  dataloader: Union[str, dict] = 'pseudo_label',
                  indices: Sequence[int] = (0, 1, 2, 3),
                  branches: Optional[Sequence[str]] = None,
+                 cam_cfg: Optional[dict] = None,
                  tile_width: int = 256,
                  draw_at_start: bool = True,
                  draw_at_end: bool = True,
@@ -52,6 +56,7 @@ class CAMVisualizationHook(Hook):
         if not self.indices:
             raise ValueError('CAMVisualizationHook: indices is empty')
         self.branches = None if branches is None else list(branches)
+        self.cam_cfg = dict(cam_cfg or {})
         self.tile_width = int(tile_width)
         self.draw_at_start = draw_at_start
         self.draw_at_end = draw_at_end
@@ -79,7 +84,7 @@ class CAMVisualizationHook(Hook):
     def predict(self, runner, branch: Optional[str] = None) -> List:
         """The predicted samples (with ``cams``) of the fixed images."""
         samples = []
-        with cam_prediction(runner.model, branch) as model, torch.no_grad():
+        with cam_prediction(runner.model, branch, self.cam_cfg) as model, torch.no_grad():
             for i in self.indices:
                 item = self.dataset[i]
                 data = dict(inputs=[item['inputs']], data_samples=[item['data_samples']])
