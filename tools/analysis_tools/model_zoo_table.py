@@ -127,7 +127,8 @@ def render(root: Optional[str] = None, index: Optional[str] = None) -> str:
         'training images with image labels and 105 val images with masks, in the VOC label '
         'space, trained on 2 CPU cores with CPU-sized configs (small backbones, a few hundred '
         'iterations). They check that a method runs end to end; 104 images are far too few to '
-        'rank methods, and they are not comparable with the published VOC / COCO numbers.',
+        'rank methods, and they are not comparable with the published VOC / COCO numbers. '
+        'Full-size (VOC / COCO) rows in this table are runs still to do (pending).',
         '- "Pseudo Label Generation" rows score labels on the training images (CAM seeds or '
         'refined masks), "Semantic Segmentation" rows the segmenter on val / test. '
         '"pending" marks a number not measured here yet, "unverified" a published number '
@@ -148,7 +149,7 @@ def render(root: Optional[str] = None, index: Optional[str] = None) -> str:
     ], methods)
     lines += ['', '## Published numbers', '']
     lines += _table(header, published)
-    lines += ['', '## Measured here (coco-mini, CPU)', '']
+    lines += ['', '## Measured here', '']
     lines += _table(header, measured)
     return '\n'.join(lines) + '\n'
 
