@@ -24,3 +24,23 @@ model = dict(loss_terms=[
         prompt_checkpoint='work_dirs/semples-b_coco-mini/iter_26.pth',
         clip_input='clip'),
 ])
+
+# tools/run_pipeline.py / tools/benchmark.py: the three stages as one recipe (stage b starts
+# from stage a's checkpoint through load_from, stage c reads stage b's prompts through
+# model.loss_terms.0.prompt_checkpoint), then the seeds and the pseudo labels of stage c
+_stage_a = 'configs/semples/semples-a_vits14-dinov2_1xb8-52i_coco-mini-voc-224x224.py'
+_stage_b = 'configs/semples/semples-b_vits14-dinov2_1xb16-26i_coco-mini-voc-224x224.py'
+_seeds = 'configs/semples/semples-seeds_vits14-dinov2_1xb8-52i_coco-mini-voc-224x224.py'
+wsss_recipe = dict(steps=[
+    dict(name='stage_a', kind='train', config=_stage_a),
+    dict(name='stage_b', kind='train', config=_stage_b, checkpoint='stage_a'),
+    dict(
+        name='stage1',
+        kind='train',
+        config='this',
+        checkpoint='stage_b',
+        checkpoint_key='model.loss_terms.0.prompt_checkpoint'),
+    dict(name='seeds', kind='test', config=_seeds, checkpoint='stage1'),
+    dict(name='pseudo_labels', kind='labels', config='this', checkpoint='stage1', bg_thr='seeds'),
+    dict(name='label_eval', kind='eval_labels', labels='pseudo_labels', config='this'),
+])
