@@ -3,6 +3,7 @@ import contextlib
 import copy
 from typing import Iterator, Optional, Sequence, Union
 
+from mmengine.dist import broadcast, get_world_size
 from mmengine.model import is_model_wrapper
 from torch import nn
 
@@ -38,6 +39,21 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if is_model_wrapper(model) else model
 
 
+def sync_buffers_from_rank0(model: nn.Module) -> None:
+    """Give every rank rank 0's buffers (BN running statistics) before a CAM pass.
+
+    DDP broadcasts buffers from rank 0 at the start of each training forward, so after
+    the last one every rank has updated its statistics with its own batch; a pass with
+    those would score (or label) other weights than the checkpoint, which holds rank
+    0's. The next training forward broadcasts rank 0's buffers anyway, so training is
+    unchanged. A no-op in a single process.
+    """
+    if get_world_size() < 2:
+        return
+    for buf in unwrap(model).buffers():
+        broadcast(buf, src=0)
+
+
 def check_branches(model: nn.Module, branches: Optional[Sequence[str]], what: str) -> None:
     """Named CAM heads must exist (``SingleStageWSSS``: ``test_cfg.cam_head`` names)."""
     if branches is None:
@@ -55,7 +71,8 @@ def check_branches(model: nn.Module, branches: Optional[Sequence[str]], what: st
 @contextlib.contextmanager
 def cam_prediction(model: nn.Module,
                    head: Optional[str] = None,
-                   cam_cfg: Optional[dict] = None) -> Iterator[nn.Module]:
+                   cam_cfg: Optional[dict] = None,
+                   sync: bool = True) -> Iterator[nn.Module]:
     """Eval mode with CAM prediction (of ``head``) for the duration of the block.
 
     A model with ``predict_source`` (``SingleStageWSSS``) predicts CAMs
@@ -63,9 +80,13 @@ def cam_prediction(model: nn.Module,
     is set to ``head`` when given; ``cam_cfg`` updates the model's CAM inference
     settings (``model.cam_cfg``: scales, flip, ... of :func:`multi_scale_cams`). All
     of it, and the train / eval mode, is restored afterwards. Other CAM models
-    (``CAMClassifier``, CLIP-ES) predict CAMs as they are.
+    (``CAMClassifier``, CLIP-ES) predict CAMs as they are. With ``sync`` (a
+    distributed pass) every rank must enter it: buffers are synchronised from rank
+    0; a rank-0-only pass gives ``sync=False`` (rank 0 holds the checkpoint's buffers).
     """
     inner = unwrap(model)
+    if sync:
+        sync_buffers_from_rank0(model)
     saved = {}
     if cam_cfg:
         if not isinstance(getattr(inner, 'cam_cfg', None), dict):

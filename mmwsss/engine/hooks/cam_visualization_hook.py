@@ -84,7 +84,8 @@ class CAMVisualizationHook(Hook):
     def predict(self, runner, branch: Optional[str] = None) -> List:
         """The predicted samples (with ``cams``) of the fixed images."""
         samples = []
-        with cam_prediction(runner.model, branch, self.cam_cfg) as model, torch.no_grad():
+        with cam_prediction(runner.model, branch, self.cam_cfg, sync=False) as model, \
+                torch.no_grad():
             for i in self.indices:
                 item = self.dataset[i]
                 data = dict(inputs=[item['inputs']], data_samples=[item['data_samples']])

@@ -1,11 +1,15 @@
 """CAMEvalHook, PseudoLabelHook and CAMVisualizationHook on a tiny CAMClassifier trained
 for a few iterations on real coco-mini photos; each hook's output is compared with the
 tool that computes the same thing from the saved checkpoint (tools/test.py,
-tools/generate_pseudo_labels.py, tools/analysis_tools/visualize_cams.py)."""
+tools/generate_pseudo_labels.py, tools/analysis_tools/visualize_cams.py); the last test
+trains with 2 CPU processes (gloo, tools/dist_train.sh): the seed mIoU both ranks computed
+their share of equals single-process tools/test.py, the labels two ranks wrote equal the
+single-process tool's."""
 import json
 import os
 import os.path as osp
 import re
+import subprocess
 import uuid
 
 import cv2
@@ -224,3 +228,52 @@ def test_visualization_hook_draws_what_the_tool_draws(trained):
     assert np.array_equal(hooked, drawn)
     # the CAMs changed while training (the picture is not a constant)
     assert not np.array_equal(cv2.imread(osp.join(img_dir, 'cams_0.png')), hooked)
+
+
+@pytest.mark.e2e
+def test_two_ranks_score_and_write_what_one_process_gives(tmp_path):
+    root = coco_mini_converted('voc')
+    split = first_ids(tmp_path, 'train4.txt', osp.join(root, 'ImageSets/Segmentation/train.txt'), 4)
+    cfg = str(tmp_path / 'tiny_cam.py')
+    with open(cfg, 'w') as f:
+        f.write(
+            CFG.format(bases=BASES, root=root, split=split, backbone=tiny_backbone_cfg(), iters=2))
+    work = str(tmp_path / 'work')
+    env = dict(os.environ, PORT='29631', PYTHONPATH=REPO_ROOT, OMP_NUM_THREADS='1')
+    # batch 1 per rank: the two ranks' BN statistics differ after every step
+    proc = subprocess.run([
+        'bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', work, '--cfg-options',
+        'train_dataloader.batch_size=1'
+    ],
+                          cwd=REPO_ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=900)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-6000:]
+    assert 'world_size: 2' in log or 'Distributed launcher: pytorch' in log
+    ckpt = osp.join(work, 'iter_2.pth')
+    ts = sorted(d for d in os.listdir(work) if d[:8].isdigit())[-1]
+    with open(osp.join(work, ts, 'vis_data', 'scalars.json')) as f:
+        rows = [r for r in map(json.loads, f) if 'cam/mIoU' in r]
+    assert [r['step'] for r in rows] == [1, 2]
+
+    out = run_tool('tools/test.py', cfg, ckpt, '--work-dir', str(tmp_path / 'test'), threads=1)
+    line = [ln for ln in out.splitlines() if 'Iter(test)' in ln][-1]
+    assert f"mIoU: {rows[-1]['cam/mIoU']:.4f}" in line, (rows[-1], line)
+
+    tool_out = str(tmp_path / 'tool_pl')
+    torch.set_num_threads(1)
+    tool = load_tool('tools/generate_pseudo_labels.py')
+    assert tool.main([cfg, ckpt, '--out-dir', tool_out])['written'] == 4
+    hook_out = osp.join(work, 'pseudo_labels')
+    names = sorted(f for f in os.listdir(tool_out) if f.endswith('.png'))
+    assert sorted(f for f in os.listdir(hook_out) if f.endswith('.png')) == names
+    for name in names:
+        assert np.array_equal(
+            np.array(Image.open(osp.join(hook_out, name))),
+            np.array(Image.open(osp.join(tool_out, name)))), name
+    # rank 0 alone drew the pictures
+    assert sorted(os.listdir(osp.join(work, ts, 'vis_data',
+                                      'vis_image'))) == ['cams_0.png', 'cams_2.png']
