@@ -147,3 +147,29 @@ def test_weaktr_converter_keys_and_coco_slice():
     assert out['cam_head.head.bias'].tolist() == [i for i in range(90) if i not in COCO90_UNUSED]
     assert 'cam_head.adaptive_attention_fusion.attn_head_ffn.0.weight' in out
     assert 'backbone.vit.blocks.0.attn.qkv.weight' in out
+
+
+def test_converted_weaktr_layout_loads_strictly():
+    """A WeakTr-layout state dict (timm block names, C class tokens, conv ``head``, AAF)
+    converted by the tool loads into AttnOutTokenViT + WeakTrHead with no key left over."""
+    bb = _tiny_backbone(classes=3)
+    head = WeakTrHead(num_classes=3, in_channels=192, num_heads=3, num_blocks=2)
+    official = {k[len('vit.'):]: v.clone() for k, v in bb.state_dict().items()}
+    official.update({k: v.clone() for k, v in head.state_dict().items()})
+    converted = _converter().convert(official)
+    fresh_bb, fresh_head = _tiny_backbone(classes=3), WeakTrHead(
+        num_classes=3, in_channels=192, num_heads=3, num_blocks=2)
+    fresh_bb.load_state_dict(
+        {
+            k[len('backbone.'):]: v
+            for k, v in converted.items() if k.startswith('backbone.')
+        },
+        strict=True)
+    fresh_head.load_state_dict(
+        {
+            k[len('cam_head.'):]: v
+            for k, v in converted.items() if k.startswith('cam_head.')
+        },
+        strict=True)
+    x = torch.randn(1, 3, 32, 32)
+    assert torch.allclose(fresh_head(fresh_bb(x))[1], head(bb(x))[1])
