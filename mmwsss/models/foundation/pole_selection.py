@@ -68,10 +68,12 @@ def pole_masked_image(img: Tensor,
     """
     if img.shape[-2:] != cam.shape[-2:]:
         raise ValueError(f'image {tuple(img.shape)} and CAM {tuple(cam.shape)} sizes differ')
-    x = img.double()
+    # float32 as the official numpy expression (uint8 image * float32 CAM): values at an
+    # integer boundary truncate the same way
+    x = img.float()
     if bgr:
         x = x.flip(0)
-    x = x * cam.double()[None]
+    x = x * cam.float()[None]
     if uint8_wrap:
         x = torch.remainder(torch.trunc(x * 255.0), 256.0)
     else:

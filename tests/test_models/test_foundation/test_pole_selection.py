@@ -160,3 +160,18 @@ def test_prompt_file_reader_and_key_lookup(tmp_path):
         read_pole_prompts(str(path))
     with pytest.raises(FileNotFoundError, match='pole_select_prompts'):
         read_pole_prompts(str(tmp_path / 'missing.json'))
+
+
+@pytest.mark.skipif(
+    __import__('platform').machine() not in ('x86_64', 'AMD64'),
+    reason="numpy's out-of-range float -> uint8 cast wraps on x86-64 only")
+def test_masked_image_matches_the_official_numpy_expression():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    bgr = rng.integers(0, 256, (37, 53, 3)).astype(np.uint8)  # what cv2.imread gives
+    cam = rng.random((37, 53)).astype(np.float32)  # IRN's float32 high_res
+    # clip_selection.py: (image.T * cam).T * 255.0 cast to uint8
+    official = np.array((bgr.transpose(2, 0, 1) * cam).transpose(1, 2, 0) * 255.0, dtype=np.uint8)
+    rgb = torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1)
+    ours = pole_masked_image(rgb, torch.from_numpy(cam), bgr=True, uint8_wrap=True)
+    assert np.array_equal(ours.permute(1, 2, 0).numpy(), official)
