@@ -29,12 +29,14 @@ __all__ = ['LoadConfidenceMask', 'RandomResizedCropSeg', 'PackWSSSMaps']
 
 @TRANSFORMS.register_module()
 class LoadConfidenceMask(BaseTransform):
-    """Load a binary confidence mask next to the pseudo label.
+    """Load a binary confidence mask (or a 0-255 confidence map) next to the pseudo label.
 
     The mask of the label ``<label_dir>/<key>.png`` (``results['seg_map_path']``) is
     ``<label_dir>/<mask_dir>/<key>.png`` (``mask_dir`` relative) or
     ``<mask_dir>/<key>.png`` (absolute). Values > 0 are confident (1), 0 is not:
     PNGs with 0/1 (ours) and 0/255 (the official ``torchvision.save_image``) both load.
+    With ``binarize=False`` the values are kept as they are (the uint8 confidence maps
+    of :class:`mmwsss.models.refiners.LabelConfidence`).
 
     Required keys: seg_map_path, ori_shape (checked). Added: ``key``, in seg_fields.
 
@@ -43,12 +45,15 @@ class LoadConfidenceMask(BaseTransform):
             None: the folder of each ``seg_map_path`` (flat keys only).
         mask_dir: folder of the masks, relative to ``label_dir`` or absolute.
         key: the results key (and data-sample field after packing).
+        binarize: map values > 0 to 1 (BECO's masks); False keeps 0-255.
     """
 
     def __init__(self,
                  label_dir: Optional[str] = None,
                  mask_dir: str = 'conf_mask',
-                 key: str = 'gt_conf_mask') -> None:
+                 key: str = 'gt_conf_mask',
+                 binarize: bool = True) -> None:
+        self.binarize = binarize
         self.label_dir = osp.abspath(label_dir) if label_dir is not None else None
         self.mask_dir = mask_dir
         self.key = key
@@ -80,7 +85,9 @@ class LoadConfidenceMask(BaseTransform):
         if ori is not None and tuple(mask.shape) != tuple(ori[:2]):
             raise ValueError(f'confidence mask {path} is {mask.shape}, its image is '
                              f'{tuple(ori[:2])}')
-        results[self.key] = (mask > 0).astype(np.uint8)
+        if not self.binarize and mask.dtype != np.uint8:  # a cast would wrap 16-bit values
+            raise ValueError(f'confidence map {path} must be an 8-bit PNG, got {mask.dtype}')
+        results[self.key] = (mask > 0).astype(np.uint8) if self.binarize else mask
         fields = results.setdefault('seg_fields', [])
         if self.key not in fields:
             fields.append(self.key)
@@ -88,7 +95,7 @@ class LoadConfidenceMask(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(label_dir={self.label_dir!r}, '
-                f'mask_dir={self.mask_dir!r}, key={self.key!r})')
+                f'mask_dir={self.mask_dir!r}, key={self.key!r}, binarize={self.binarize})')
 
 
 @TRANSFORMS.register_module()

@@ -35,8 +35,8 @@ __all__ += ['ccp_contrast', 'cip_contrast', 'p2p_consistency']
 from .carb_loss import carb_balance_coefficient, carb_region_labels, masked_ce  # noqa: E402
 
 __all__ += ['carb_balance_coefficient', 'carb_region_labels', 'masked_ce']
-from .confidence_weighted_loss import ConfidenceWeightedLoss  # noqa: E402
-from .confidence_weighted_loss import confidence_weighted_mean, confidence_weights  # noqa: E402
+from .confidence_weighted_loss import (ConfidenceWeightedLoss, confidence_weighted_mean,
+                                       confidence_weights)
 
 __all__ += ['ConfidenceWeightedLoss', 'confidence_weighted_mean', 'confidence_weights']
 from .mmcst_loss import class_token_contrast, text_visual_contrast  # noqa: E402

@@ -22,8 +22,8 @@ __all__ += ['MarginConfidenceMask', 'margin_confidence_mask', 'score_margin']
 from .bg_channel import BackgroundFromMeta, BGChannelIRLabel, BGChannelRandomWalk  # noqa: E402,E501
 
 __all__ += ['BackgroundFromMeta', 'BGChannelIRLabel', 'BGChannelRandomWalk']
-from .label_confidence import LabelConfidence, confidence_to_uint8  # noqa: E402
-from .label_confidence import entropy_confidence, margin_confidence  # noqa: E402
+from .label_confidence import (LabelConfidence, confidence_to_uint8, entropy_confidence,
+                               margin_confidence)
 
 __all__ += ['LabelConfidence', 'confidence_to_uint8', 'entropy_confidence', 'margin_confidence']
 from .fma_sams import FMASAMSRefiner  # noqa: E402
