@@ -42,10 +42,6 @@ __all__ += [
 from .clip_finetune import load_partial_state_dict, partial_finetune  # noqa: E402
 
 __all__ += ['load_partial_state_dict', 'partial_finetune']
-from .fma import (FMA_AMG_PRESET, FMAMaskGenerator, FMASegmentAnything, fma_caa,  # noqa: E402
-                  fma_sams_seed, load_fma_masks, rock_sand_water_filter, save_fma_masks)
+from .fma import FMASegmentAnything, fma_sams_seed, rock_sand_water_filter  # noqa: E402
 
-__all__ += [
-    'FMA_AMG_PRESET', 'FMAMaskGenerator', 'FMASegmentAnything', 'fma_caa', 'fma_sams_seed',
-    'load_fma_masks', 'rock_sand_water_filter', 'save_fma_masks'
-]
+__all__ += ['FMASegmentAnything', 'fma_sams_seed', 'rock_sand_water_filter']

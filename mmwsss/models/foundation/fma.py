@@ -62,12 +62,21 @@ _FMA_ONLY_KEYS = ('score_thresh_offset', 'score_nms_offset', 'stability_score_bi
 # ------------------------------------------------------------ rock-sand-water
 def _intersection_areas(small: Tensor, big: Tensor, chunk_size: int = 0) -> Tensor:
     """(N1, N2) long ``|small_i & big_j|`` of (N1, H, W) and (N2, H, W) bool masks,
-    ``chunk_size`` rows of ``small`` at a time (0: all at once); the (chunk, N2, H, W)
-    intersection is what runs out of memory on large images."""
-    step = small.shape[0] if chunk_size <= 0 else chunk_size
-    rows = [(small[i:i + step, None] & big[None]).flatten(2).sum(2, dtype=torch.long)
-            for i in range(0, small.shape[0], max(step, 1))]
-    return torch.cat(rows, 0) if rows else small.new_zeros(0, big.shape[0], dtype=torch.long)
+    ``chunk_size`` rows of ``small`` at a time (0: all at once).
+
+    Computed as a matrix product of the flattened {0, 1} masks (the official code forms
+    the (chunk, N2, H, W) intersection tensor; same counts, much faster): exact in
+    float32 up to 2^24 pixels, float64 above.
+    """
+    n1, n2 = small.shape[0], big.shape[0]
+    if n1 == 0 or n2 == 0:
+        return torch.zeros(n1, n2, dtype=torch.long, device=small.device)
+    dtype = torch.float32 if small[0].numel() < 2**24 else torch.float64
+    rhs = big.flatten(1).to(dtype).t()  # (HW, N2)
+    step = n1 if chunk_size <= 0 else chunk_size
+    rows = [(small[i:i + step].flatten(1).to(dtype) @ rhs).round().long()
+            for i in range(0, n1, step)]
+    return torch.cat(rows, 0)
 
 
 def rock_sand_water_filter(masks: Tensor,

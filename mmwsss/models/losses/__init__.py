@@ -42,7 +42,6 @@ __all__ += ['ConfidenceWeightedLoss', 'confidence_weighted_mean', 'confidence_we
 from .mmcst_loss import class_token_contrast, text_visual_contrast  # noqa: E402
 
 __all__ += ['class_token_contrast', 'text_visual_contrast']
-from .fma_loss import (CAMIntensityLoss, MultiLabelCLLoss, cam_intensity_loss,  # noqa: E402
-                       multilabel_cl_loss)
+from .fma_loss import CAMIntensityLoss, MultiLabelCLLoss  # noqa: E402
 
-__all__ += ['CAMIntensityLoss', 'MultiLabelCLLoss', 'cam_intensity_loss', 'multilabel_cl_loss']
+__all__ += ['CAMIntensityLoss', 'MultiLabelCLLoss']
