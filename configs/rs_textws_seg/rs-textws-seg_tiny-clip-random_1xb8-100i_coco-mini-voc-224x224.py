@@ -84,14 +84,24 @@ randomness = dict(seed=0)
 
 # tools/run_pipeline.py: the three stages as one recipe (stage 2 reads the stage-1 tensors
 # through model.finetuned.checkpoint; its pseudo labels keep CLIP-ES's CRF + confidence cut)
-_cam = 'configs/rs_textws_seg/rs-textws-seg-cam_tiny-clip-random_1xb1-trainfree_coco-mini-voc-ori.py'
-_seg = 'configs/rs_textws_seg/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-rs-textws-seg-320x320.py'
+_cam = ('configs/rs_textws_seg/'
+        'rs-textws-seg-cam_tiny-clip-random_1xb1-trainfree_coco-mini-voc-ori.py')
+_seg = ('configs/rs_textws_seg/'
+        'deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-rs-textws-seg-320x320.py')
 wsss_recipe = dict(steps=[
     dict(name='stage1', kind='train', config='this'),
-    dict(name='seeds', kind='test', config=_cam, checkpoint='stage1',
-         checkpoint_key='model.finetuned.checkpoint'),
-    dict(name='pseudo_labels', kind='labels', config=_cam, checkpoint='stage1',
-         checkpoint_key='model.finetuned.checkpoint'),
+    dict(
+        name='seeds',
+        kind='test',
+        config=_cam,
+        checkpoint='stage1',
+        checkpoint_key='model.finetuned.checkpoint'),
+    dict(
+        name='pseudo_labels',
+        kind='labels',
+        config=_cam,
+        checkpoint='stage1',
+        checkpoint_key='model.finetuned.checkpoint'),
     dict(name='label_eval', kind='eval_labels', labels='pseudo_labels', config=_cam),
     dict(name='stage2', kind='train', config=_seg, labels='pseudo_labels'),
     dict(name='stage2_val', kind='test', config=_seg, checkpoint='stage2'),
