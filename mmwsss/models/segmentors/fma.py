@@ -62,7 +62,6 @@ def differentiable_grad_cams(probs: Tensor,
     # rank of each positive among its image's positives
     rank = torch.cumsum(labels > 0, dim=1)[rows, cls] - 1
     act = acts.detach()[:, 1:]
-    cams = acts.new_zeros(rows.numel(), act.shape[1])
     parts, where = [], []
     for r in range(int(rank.max()) + 1):
         sel = (rank == r).nonzero().flatten()
@@ -71,9 +70,7 @@ def differentiable_grad_cams(probs: Tensor,
         weights = grad[rows[sel], 1:].mean(1)  # (p_r, D)
         parts.append(torch.einsum('pd,ptd->pt', weights, act[rows[sel]]))
         where.append(sel)
-    order = torch.cat(where)
-    cams = torch.cat(parts)[torch.argsort(order)]
-    return cams
+    return torch.cat(parts)[torch.argsort(torch.cat(where))]
 
 
 @MODELS.register_module()
