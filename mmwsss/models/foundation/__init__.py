@@ -32,8 +32,8 @@ __all__ += ['maskclip_features']
 from .medprompt import MedPromptLearner  # noqa: E402
 
 __all__ += ['MedPromptLearner']
-from .prompt_learner import (PromptLearner, encode_prompt_embeddings,  # noqa: E402
-                             fill_prompt_slots, parse_template, template_token_ids)
+from .prompt_learner import (PromptLearner, encode_prompt_embeddings, fill_prompt_slots,
+                             parse_template, template_token_ids)
 
 __all__ += [
     'PromptLearner', 'encode_prompt_embeddings', 'fill_prompt_slots', 'parse_template',
