@@ -206,8 +206,15 @@ def run_logged(cmd: List[str],
     with open(log_path, 'a', encoding='utf-8') as log:
         log.write(f'$ {" ".join(cmd)}\n')
         log.flush()
+        # unbuffered child: its log lines reach the step log (and the screen) as they come
+        child_env = dict(os.environ if env is None else env, PYTHONUNBUFFERED='1')
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True, bufsize=1)
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=child_env,
+            text=True,
+            bufsize=1)
         for line in proc.stdout:
             log.write(line)
             if echo:
