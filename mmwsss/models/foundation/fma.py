@@ -168,16 +168,7 @@ class FMAMaskGenerator(IoUFirstMaskGenerator):
         from segment_anything.utils.amg import MaskData
         predictor = self.predictor
         model = predictor.model
-        coords = torch.as_tensor(
-            predictor.transform.apply_coords(points, im_size), device=predictor.device)[:, None, :]
-        labels = torch.ones(coords.shape[0], 1, dtype=torch.int, device=coords.device)
-        sparse, dense = model.prompt_encoder(points=(coords, labels), boxes=None, masks=None)
-        low_res, iou_preds = model.mask_decoder(
-            image_embeddings=predictor.features,
-            image_pe=model.prompt_encoder.get_dense_pe(),
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
-            multimask_output=True)  # (N, 3, h, w), (N, 3)
+        low_res, iou_preds = self._predict_points(points, im_size)  # (N, 3, h, w), (N, 3)
         dev = iou_preds.device
         thr_scores = (iou_preds + self.score_thresh_offset.to(dev)).flatten()
         nms_scores = (iou_preds + self.score_nms_offset.to(dev)).flatten()

@@ -110,19 +110,32 @@ class IoUFirstMaskGenerator(SamAutomaticMaskGenerator):
     order at a fraction of the CPU time and memory.
     """
 
-    def _process_batch(self, points: np.ndarray, im_size, crop_box, orig_size):
+    def _predict_points(self, points: np.ndarray, im_size) -> Tuple[torch.Tensor, torch.Tensor]:
+        """SAM's three masks per point prompt, before any upsampling or filter.
+
+        Args:
+            points: (N, 2) point prompts in the crop's pixel coordinates.
+            im_size: (h, w) of the crop.
+        Returns:
+            low-res mask logits (N, 3, 256, 256) and predicted IoUs (N, 3).
+        """
         predictor = self.predictor
         model = predictor.model
         coords = torch.as_tensor(
             predictor.transform.apply_coords(points, im_size), device=predictor.device)[:, None, :]
         labels = torch.ones(coords.shape[0], 1, dtype=torch.int, device=coords.device)
         sparse, dense = model.prompt_encoder(points=(coords, labels), boxes=None, masks=None)
-        low_res, iou_preds = model.mask_decoder(
+        return model.mask_decoder(
             image_embeddings=predictor.features,
             image_pe=model.prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
             multimask_output=True)
+
+    def _process_batch(self, points: np.ndarray, im_size, crop_box, orig_size):
+        predictor = self.predictor
+        model = predictor.model
+        low_res, iou_preds = self._predict_points(points, im_size)
         low_res, iou_preds = low_res.flatten(0, 1), iou_preds.flatten(0, 1)
         pts = torch.as_tensor(points.repeat(3, axis=0))
         if self.pred_iou_thresh > 0.0:

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from mmwsss.registry import MODELS
 from mmwsss.structures import TrainContext
+from ...foundation.clims_prompts import CLIMS_COCO_NAMES, CLIMS_VOC_NAMES
 from ...utils.cam import normalize_cams
 from .base import LossTerm
 from .clims import clims_masked_views, cosine_pairs, sim_max_loss, sim_min_loss
@@ -42,26 +43,11 @@ from .clims import clims_masked_views, cosine_pairs, sim_max_loss, sim_min_loss
 SIM_CLAMP = (1e-4, 0.9999)
 SEMPLES_TEMPLATE = 'a photo of {}.'
 BTP_TEMPLATE = 'a photo of {ctx}.'
-# clip_utils.category_dict: VOC with 'player' for person
-SEMPLES_VOC_NAMES: List[str] = [
-    'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-    'dining table', 'dog', 'horse', 'motorbike', 'player', 'potted plant', 'sheep', 'sofa', 'train',
-    'tv monitor'
-]
+# clip_utils.category_dict: VOC with 'player' for person, as CLIMS' class texts
+SEMPLES_VOC_NAMES: List[str] = list(CLIMS_VOC_NAMES)
 # the 80 COCO classes in this package's order; the official list has the 90 COCO category
-# ids (with the 10 unused ones, e.g. 'street sign') and 'person' (not 'player')
-SEMPLES_COCO_NAMES: List[str] = [
-    'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat',
-    'traffic light', 'fire hydrant', 'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog',
-    'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra', 'giraffe', 'backpack', 'umbrella',
-    'handbag', 'tie', 'suitcase', 'frisbee', 'skis', 'snowboard', 'sports ball', 'kite',
-    'baseball bat', 'baseball glove', 'skateboard', 'surfboard', 'tennis racket', 'bottle',
-    'wine glass', 'cup', 'fork', 'knife', 'spoon', 'bowl', 'banana', 'apple', 'sandwich', 'orange',
-    'broccoli', 'carrot', 'hot dog', 'pizza', 'donut', 'cake', 'chair', 'couch', 'potted plant',
-    'bed', 'dining table', 'toilet', 'tv', 'laptop', 'mouse', 'remote', 'keyboard', 'cell phone',
-    'microwave', 'oven', 'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors',
-    'teddy bear', 'hair drier', 'toothbrush'
-]
+# ids (with the 10 unused ones, e.g. 'street sign') and 'person' (CLIMS says 'player')
+SEMPLES_COCO_NAMES: List[str] = ['person'] + CLIMS_COCO_NAMES[1:]
 SEMPLES_NAMES = dict(voc=SEMPLES_VOC_NAMES, coco=SEMPLES_COCO_NAMES)
 IMAGENET_MEAN = [123.675, 116.28, 103.53]
 IMAGENET_STD = [58.395, 57.12, 57.375]
