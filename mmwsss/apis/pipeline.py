@@ -534,12 +534,16 @@ def summarize(records: Dict[str, StepRecord]) -> dict:
     }
 
 
+def _round(value):
+    return round(value, 2) if isinstance(value, float) else value
+
+
 def steps_table(records: Dict[str, StepRecord]) -> str:
     """Markdown table: one row per step."""
     lines = ['| step | kind | wall s | peak MB | result |', '|---|---|---|---|---|']
     for rec in records.values():
         keys = [k for k in ('mIoU', 'bg_thr', 'mPrecision', 'mRecall') if k in rec.metrics]
-        result = ', '.join(f'{k} {rec.metrics[k]}' for k in keys)
+        result = ', '.join(f'{k} {_round(rec.metrics[k])}' for k in keys)
         if rec.checkpoint:
             result = result or rec.checkpoint
         if rec.label_dir:
