@@ -35,6 +35,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--only', nargs='+', metavar='NAME', help='run these rows only')
     parser.add_argument('--configs-root', default='configs')
     parser.add_argument(
+        '--collect-only',
+        action='store_true',
+        help='run nothing: write the table from what earlier runs finished')
+    parser.add_argument(
         '--until',
         metavar='STEP',
         help='stop every row after this step (e.g. label_eval: no stage 2); a later run '
@@ -56,11 +60,20 @@ def main(argv=None) -> list:
     if not entries:
         sys.exit(f'error: no metafile model is tagged Benchmark: {args.tag}')
     tools_dir = osp.dirname(osp.abspath(__file__))
-    rows = run_benchmark(entries, args.work_dir, args.data_root, tools_dir, until=args.until)
+    rows = run_benchmark(
+        entries,
+        args.work_dir,
+        args.data_root,
+        tools_dir,
+        until=args.until,
+        collect_only=args.collect_only)
     paths = write_benchmark(rows, args.out, f'WSSS benchmark: {args.tag}', NOTES)
-    failed = [r['name'] for r in rows if r['error']]
-    print(f'[benchmark] {len(rows) - len(failed)} rows finished, {len(failed)} failed' +
-          (f' ({", ".join(failed)})' if failed else '') + f'; table: {paths["markdown"]}')
+    counts = {}
+    for r in rows:
+        counts[r['status']] = counts.get(r['status'], 0) + 1
+    failed = [r['name'] for r in rows if r['status'] == 'failed']
+    print(f'[benchmark] {len(rows)} rows: ' + ', '.join(f'{n} {k}' for k, n in counts.items()) +
+          (f' (failed: {", ".join(failed)})' if failed else '') + f'; table: {paths["markdown"]}')
     return rows
 
 

@@ -71,12 +71,30 @@ def run_row(entry: dict,
             data_root: Optional[str],
             tools_dir: str,
             progress: Callable[[str], None],
-            until: Optional[str] = None) -> dict:
+            until: Optional[str] = None,
+            collect_only: bool = False) -> dict:
     """One benchmark row: the entry's recipe run to the end (or to step ``until`` where
-    the recipe has it), or its error."""
-    row = dict(entry, work_dir=work_dir, error=None, summary=None, per_class=None, curve=None)
+    the recipe has it), or its error.
+
+    ``status`` is ``'done'``, ``'partial'`` (``collect_only`` found only some steps
+    finished), ``'not run'``, ``'no recipe'`` (the config declares no ``wsss_recipe``
+    yet) or ``'failed'`` (``error`` says why). ``collect_only`` reads what earlier runs
+    left and runs nothing.
+    """
+    row = dict(
+        entry,
+        work_dir=work_dir,
+        status='done',
+        error=None,
+        summary=None,
+        per_class=None,
+        curve=None)
     try:
-        steps = recipe_steps(Config.fromfile(entry['config']), entry['config'])
+        cfg = Config.fromfile(entry['config'])
+        if cfg.get('wsss_recipe') is None:
+            row.update(status='no recipe', error=f'{entry["config"]} declares no wsss_recipe')
+            return row
+        steps = recipe_steps(cfg, entry['config'])
         if until not in {s.name for s in steps}:
             until = None
         runner = PipelineRunner(
@@ -87,13 +105,22 @@ def run_row(entry: dict,
             echo=False,
             until=until,
             progress=lambda line: progress(f'[{entry["name"]}] {line}'))
-        records = runner.run()
-        write_summary(work_dir, entry['config'], records)
+        if collect_only:
+            records = runner.finished_records()
+            if not records:
+                row['status'] = 'not run'
+                return row
+            if len(records) < len(runner.planned_steps()):
+                row['status'] = 'partial'
+        else:
+            records = runner.run()
+            write_summary(work_dir, entry['config'], records)
     except PipelineError as e:
-        row['error'] = str(e)
+        row.update(status='failed', error=str(e))
         return row
     except Exception as e:  # noqa: BLE001  (a broken row must not stop the others)
-        row['error'] = f'{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}'
+        row.update(
+            status='failed', error=f'{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}')
         return row
     row['summary'] = summarize(records)
     for rec in records.values():
@@ -112,14 +139,15 @@ def run_benchmark(entries: Sequence[dict],
                   data_root: Optional[str],
                   tools_dir: str,
                   progress: Callable[[str], None] = print,
-                  until: Optional[str] = None) -> List[dict]:
+                  until: Optional[str] = None,
+                  collect_only: bool = False) -> List[dict]:
     """Run every row (each in ``work_dir/<name>``); a failure is kept in its row."""
     rows = []
     for i, entry in enumerate(entries, 1):
         progress(f'[benchmark] row {i}/{len(entries)}: {entry["name"]}')
         row = run_row(entry, osp.join(work_dir, entry['name']), data_root, tools_dir, progress,
-                      until)
-        if row['error']:
+                      until, collect_only)
+        if row['status'] == 'failed':
             progress(f'[benchmark] row {entry["name"]} failed: {row["error"].splitlines()[0]}')
         rows.append(row)
     return rows
@@ -130,19 +158,20 @@ def _cell(value) -> str:
 
 
 def benchmark_table(rows: Sequence[dict]) -> str:
-    """Markdown table, one row per method config; failed rows carry their error."""
-    head = ['method', 'backbone', 'schedule'] + list(TABLE_COLUMNS)
+    """Markdown table, one row per method config, its status last (with the error of a
+    failed row)."""
+    head = ['method', 'backbone', 'schedule'] + list(TABLE_COLUMNS) + ['status']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for row in rows:
         meta = row.get('metadata') or {}
         first = [f'`{row["name"]}`', _cell(meta.get('Backbone')), _cell(meta.get('lr schd'))]
-        if row.get('error'):
-            msg = row['error'].splitlines()[0].replace('|', '/')[:160]
-            lines.append('| ' + ' | '.join(first) + f' | failed: {msg} |' + ' |' *
-                         (len(TABLE_COLUMNS) - 1))
-            continue
-        summary = row['summary']
-        lines.append('| ' + ' | '.join(first + [_cell(summary[c]) for c in TABLE_COLUMNS]) + ' |')
+        summary = row.get('summary')
+        cells = ['—'] * len(TABLE_COLUMNS) if summary is None else \
+            [_cell(summary[c]) for c in TABLE_COLUMNS]
+        status = row.get('status') or ('failed' if row.get('error') else 'done')
+        if status == 'failed':
+            status += ': ' + row['error'].splitlines()[0].replace('|', '/')[:160]
+        lines.append('| ' + ' | '.join(first + cells + [status]) + ' |')
     return '\n'.join(lines)
 
 
@@ -154,7 +183,7 @@ def write_benchmark(rows: Sequence[dict], out_dir: str, title: str, notes: str =
         json=osp.join(out_dir, 'benchmark.json'),
         per_class=osp.join(out_dir, 'per_class_iou.png'),
         curves=osp.join(out_dir, 'bg_threshold_curves.png'))
-    ok = [r for r in rows if not r.get('error')]
+    ok = [r for r in rows if r.get('summary') is not None]
     plot_per_class_iou({r['name']: r['per_class']
                         for r in ok if r.get('per_class')}, paths['per_class'])
     plot_threshold_curves({r['name']: r['curve'] for r in ok if r.get('curve')}, paths['curves'])

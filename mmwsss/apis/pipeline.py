@@ -399,11 +399,25 @@ class PipelineRunner:
             record.images = report.get('num_images')
 
     # ------------------------------------------------------------------ run
+    def planned_steps(self) -> List[Step]:
+        """The steps a run goes through (all, or up to ``until``)."""
+        names = [s.name for s in self.steps]
+        return self.steps if self.until is None else self.steps[:names.index(self.until) + 1]
+
+    def finished_records(self) -> Dict[str, StepRecord]:
+        """The records of the steps finished so far, in order, without running anything
+        (stops at the first step not done)."""
+        records = {}
+        for step in self.planned_steps():
+            done_file = osp.join(self.step_dir(step), 'step.json')
+            if not osp.isfile(done_file):
+                break
+            records[step.name] = StepRecord(**_read_json(done_file))
+        return records
+
     def run(self) -> Dict[str, StepRecord]:
         os.makedirs(self.work_dir, exist_ok=True)
-        steps = self.steps
-        if self.until is not None:
-            steps = steps[:[s.name for s in steps].index(self.until) + 1]
+        steps = self.planned_steps()
         n = len(self.steps)
         for i, step in enumerate(steps, 1):
             done_file = osp.join(self.step_dir(step), 'step.json')

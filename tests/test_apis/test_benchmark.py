@@ -55,7 +55,14 @@ def test_a_failing_row_keeps_its_error(tmp_path):
     bad.write_text('x = 1\n')  # no wsss_recipe
     row = run_row(
         dict(name='bad', config=str(bad), metadata={}), str(tmp_path / 'w'), None, 'tools', print)
-    assert row['summary'] is None and 'no wsss_recipe' in row['error']
+    assert row['summary'] is None and row['status'] == 'no recipe'
+    assert 'no wsss_recipe' in row['error']
+    broken = tmp_path / 'broken.py'
+    broken.write_text("wsss_recipe = dict(stage2='configs/nope.py')\n")
+    failed = run_row(
+        dict(name='broken', config=str(broken), metadata={}), str(tmp_path / 'w2'), None, 'tools',
+        print)
+    assert failed['status'] == 'failed' and "'configs/nope.py' not found" in failed['error']
     good = dict(
         name='good',
         metadata={
@@ -63,6 +70,7 @@ def test_a_failing_row_keeps_its_error(tmp_path):
             'lr schd': 10
         },
         error=None,
+        status='done',
         summary={
             'seed mIoU': 30.0,
             'bg_thr': 0.4,
@@ -80,16 +88,41 @@ def test_a_failing_row_keeps_its_error(tmp_path):
         },
         curve=[dict(bg_thr=0.3, mIoU=25.0),
                dict(bg_thr=0.4, mIoU=30.0)])
-    table = benchmark_table([good, row])
+    table = benchmark_table([good, row, failed])
     lines = table.splitlines()
     assert lines[2] == ('| `good` | ViT-S/14 | 10 | 30.0 | 0.4 | 28.5 | 40.0 | 50.0 | — | 12.0 '
-                        '| 800.0 | 3.5 |')
-    assert lines[3].startswith('| `bad` | — | — | failed: ') and lines[3].count('|') == \
-        lines[2].count('|')
-    paths = write_benchmark([good, row], str(tmp_path / 'out'), 'test', 'notes')
+                        '| 800.0 | 3.5 | done |')
+    assert lines[3] == '| `bad` | — | — |' + ' — |' * 9 + ' no recipe |'
+    assert lines[4].startswith('| `broken` | — | — |')
+    assert "'configs/nope.py' not found |" in lines[4]
+    assert lines[4].count('|') == lines[2].count('|')
+    paths = write_benchmark([good, row, failed], str(tmp_path / 'out'), 'test', 'notes')
     with open(paths['json']) as f:
         data = json.load(f)
-    assert [r['name'] for r in data['rows']] == ['good', 'bad']
+    assert [r['name'] for r in data['rows']] == ['good', 'bad', 'broken']
     assert osp.getsize(paths['per_class']) > 1000 and osp.getsize(paths['curves']) > 1000
     md = open(paths['markdown']).read()
     assert 'per_class_iou.png' in md and table in md
+
+
+def test_collect_only_reads_finished_steps_and_runs_nothing(tmp_path):
+    from dataclasses import asdict
+
+    from mmwsss.apis.pipeline import StepRecord
+    from mmwsss.utils.io import atomic_write_json
+    cfg = tmp_path / 'cam.py'
+    cfg.write_text(f"_base_ = '{osp.abspath(CAM)}'\nwsss_recipe = dict(stage2=None)\n")
+    entry = dict(name='cam', config=str(cfg), metadata={})
+    work = tmp_path / 'w'
+    row = run_row(entry, str(work), None, 'tools', print, collect_only=True)
+    assert row['status'] == 'not run' and row['summary'] is None
+    atomic_write_json(
+        str(work / 'stage1' / 'step.json'),
+        asdict(StepRecord('stage1', 'train', str(cfg), wall_s=3.0)))
+    atomic_write_json(
+        str(work / 'seeds' / 'step.json'),
+        asdict(StepRecord('seeds', 'test', str(cfg), metrics=dict(mIoU=12.5, bg_thr=0.3))))
+    row = run_row(entry, str(work), None, 'tools', print, collect_only=True)
+    assert row['status'] == 'partial' and row['summary']['seed mIoU'] == 12.5
+    assert row['summary']['label mIoU'] is None
+    assert not (work / 'pseudo_labels').exists()  # nothing ran
