@@ -33,7 +33,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/benchmark')
     parser.add_argument('--out', default='docs/en/benchmark', help='table, JSON and plots')
     parser.add_argument('--only', nargs='+', metavar='NAME', help='run these rows only')
-    parser.add_argument('--configs-root', default='configs')
+    parser.add_argument(
+        '--root', help='repository whose model-index.yml lists the rows (default: this one)')
     parser.add_argument(
         '--collect-only',
         action='store_true',
@@ -49,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> list:
     args = parse_args(argv)
     try:
-        entries = benchmark_entries(args.tag, args.configs_root)
+        entries = benchmark_entries(args.tag, args.root)
     except ValueError as e:
         sys.exit(f'error: {e}')
     if args.only:

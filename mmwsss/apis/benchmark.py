@@ -1,23 +1,23 @@
 """The cross-method benchmark: every method config tagged for it, run through its whole
 recipe (:mod:`mmwsss.apis.pipeline`) on one data root, one row each.
 
-A model entry of a method's ``metafile.yaml`` joins the benchmark by declaring the tag,
-so that methods added later appear without touching this module::
+A model entry of a method's ``metafile.yaml`` joins the benchmark by declaring the tag
+in its metadata (the zoo's schema, :mod:`mmwsss.utils.model_zoo`), so that methods added
+later appear without touching this module::
 
     Models:
       - Name: cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320
         Config: configs/cam/cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py
-        Benchmark: [coco-mini]        # a string or a list of tags
+        Metadata:
+          Benchmark: [coco-mini]
 
 Rows are independent: a row whose recipe fails records its error and the others go
 on; every row resumes through the pipeline's per-step records.
 """
-import glob
 import os.path as osp
 import traceback
 from typing import Callable, Dict, List, Optional, Sequence
 
-import yaml
 from mmengine.config import Config
 
 from mmwsss.utils.io import atomic_write_json, atomic_write_text
@@ -28,41 +28,29 @@ from .pipeline import (SUMMARY_COLUMNS, PipelineError, PipelineRunner, recipe_st
 TABLE_COLUMNS = SUMMARY_COLUMNS
 
 
-def _tags(value) -> List[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def benchmark_entries(tag: str, configs_root: str = 'configs') -> List[dict]:
-    """Model entries of every ``configs/*/metafile.yaml`` tagged ``tag``, sorted by
-    folder then name: ``dict(name, config, collection, metadata)``.
-
-    The tag may sit on the model (``Benchmark``) or in its ``Metadata``.
+def benchmark_entries(tag: str, root: Optional[str] = None) -> List[dict]:
+    """The models of the zoo (``root/model-index.yml``) whose ``Metadata.Benchmark`` lists
+    ``tag``, in the index's order: ``dict(name, config, collection, metadata)``.
 
     Raises:
-        ValueError: a tagged entry without a ``Config``, or whose config is missing
-            (the message names the metafile).
+        ValueError: a tagged model whose ``Config`` does not exist (the message names the
+            model).
     """
+    from mmwsss.utils.model_zoo import benchmark_models, repo_root
+    root = root or repo_root()
     rows = []
-    for path in sorted(glob.glob(osp.join(configs_root, '*', 'metafile.y*ml'))):
-        with open(path, encoding='utf-8') as f:
-            meta = yaml.safe_load(f) or {}
-        for model in meta.get('Models') or []:
-            tags = _tags(model.get('Benchmark')) + _tags(
-                (model.get('Metadata') or {}).get('Benchmark'))
-            if tag not in tags:
-                continue
-            config = model.get('Config')
-            if not config or not osp.isfile(config):
-                raise ValueError(f'{path}: model {model.get("Name")} is tagged for the '
-                                 f'{tag} benchmark but its Config {config!r} does not exist')
-            rows.append(
-                dict(
-                    name=model.get('Name') or osp.splitext(osp.basename(config))[0],
-                    config=config,
-                    collection=model.get('In Collection'),
-                    metadata=model.get('Metadata') or {}))
+    for model in benchmark_models(tag, root):
+        config = model.get('Config')
+        path = osp.join(root, config) if config else None
+        if not path or not osp.isfile(path):
+            raise ValueError(f'model {model.get("Name")} is tagged for the {tag} benchmark but '
+                             f'its Config {config!r} does not exist under {root}')
+        rows.append(
+            dict(
+                name=model['Name'],
+                config=path,
+                collection=model.get('In Collection'),
+                metadata=model.get('Metadata') or {}))
     return rows
 
 

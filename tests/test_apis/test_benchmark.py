@@ -9,45 +9,62 @@ from mmwsss.apis.benchmark import benchmark_entries, benchmark_table, run_row, w
 CAM = 'configs/cam/cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
 
 
-def _metafile(root, folder, text):
-    d = root / folder
-    d.mkdir(parents=True)
-    (d / 'metafile.yaml').write_text(text)
+def _zoo(root, metafiles: dict):
+    """A repository root with configs/<folder>/metafile.yaml and a model-index.yml."""
+    for folder, text in metafiles.items():
+        d = root / 'configs' / folder
+        d.mkdir(parents=True)
+        (d / 'metafile.yaml').write_text(text)
+        (d / f'{folder}.py').write_text('x = 1\n')
+    (root / 'model-index.yml').write_text('Import:\n' + ''.join(f'- configs/{f}/metafile.yaml\n'
+                                                                for f in metafiles))
 
 
 def test_entries_are_the_tagged_models(tmp_path):
-    _metafile(
-        tmp_path, 'a', f"""Models:
+    _zoo(
+        tmp_path, {
+            'a':
+            """Models:
   - Name: a-cpu
     In Collection: A
-    Config: {CAM}
-    Benchmark: coco-mini
-    Metadata: {{Backbone: EfficientNet-Lite0, lr schd: 300}}
+    Config: configs/a/a.py
+    Metadata: {Backbone: EfficientNet-Lite0, lr schd: 300, Benchmark: [coco-mini]}
   - Name: a-full
-    Config: {CAM}
-""")
-    _metafile(
-        tmp_path, 'b', f"""Models:
+    Config: configs/a/a.py
+    Metadata: {Backbone: R-50}
+""",
+            'b':
+            """Models:
   - Name: b-cpu
-    Config: {CAM}
-    Metadata: {{Benchmark: [voc, coco-mini]}}
-""")
+    Config: configs/b/b.py
+    Metadata: {Benchmark: [voc, coco-mini]}
+"""
+        })
     entries = benchmark_entries('coco-mini', str(tmp_path))
     assert [e['name'] for e in entries] == ['a-cpu', 'b-cpu']
+    assert entries[0]['config'] == str(tmp_path / 'configs' / 'a' / 'a.py')
     assert entries[0]['collection'] == 'A' and entries[0]['metadata']['lr schd'] == 300
     assert [e['name'] for e in benchmark_entries('voc', str(tmp_path))] == ['b-cpu']
     assert benchmark_entries('cityscapes', str(tmp_path)) == []
 
 
-def test_tagged_entry_without_config_names_the_metafile(tmp_path):
-    _metafile(
-        tmp_path, 'c', """Models:
+def test_tagged_entry_without_config_names_the_model(tmp_path):
+    _zoo(
+        tmp_path, {
+            'c':
+            """Models:
   - Name: c-cpu
     Config: configs/c/missing.py
-    Benchmark: coco-mini
-""")
-    with pytest.raises(ValueError, match=r'c/metafile.yaml: model c-cpu .* does not exist'):
+    Metadata: {Benchmark: [coco-mini]}
+"""
+        })
+    with pytest.raises(ValueError, match=r"model c-cpu .* 'configs/c/missing.py' does not exist"):
         benchmark_entries('coco-mini', str(tmp_path))
+
+
+def test_the_repository_tags_rows():
+    names = [e['name'] for e in benchmark_entries('coco-mini')]
+    assert 'cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320' in names
 
 
 def test_a_failing_row_keeps_its_error(tmp_path):
