@@ -126,6 +126,8 @@ def test_inference_is_plain_and_a_loss_is_required():
             dilations=(1, ),
             base_channels=8,
             stem_channels=8),
-        decode_head=_head('FCNHead'))
+        # the loss named with its scope: mmseg's unprefixed default would be looked up in
+        # whatever default scope an earlier test left (mmwsss in the full suite)
+        decode_head=_head('FCNHead', loss_decode=dict(type='mmseg.CrossEntropyLoss')))
     with pytest.raises(ValueError, match='ConfidenceWeightedLoss'):
         MODELS.build(cfg)
