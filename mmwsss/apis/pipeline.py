@@ -15,8 +15,9 @@ None (no such stage)::
 
 It expands to the step list ``stage1 -> seeds -> pseudo_labels -> label_eval -> stage2
 -> stage2_val``; a recipe may instead give ``steps=[dict(name, kind, config,
-checkpoint=<step>, labels=<step>, bg_thr=<step>|float)]`` with kinds ``train``,
-``test``, ``labels`` and ``eval_labels`` for longer chains (IRN after CAM, ...).
+checkpoint=<step>, labels=<step>, bg_thr=<step>|float, checkpoint_key=KEY,
+cfg_options={key: value}, role='seeds'|'final')]`` with kinds ``train``, ``test``,
+``labels`` and ``eval_labels`` for longer chains (IRN after CAM, ...).
 
 Each step runs one tool in a subprocess (its own memory, killable), logs to
 ``<work_dir>/<step>/log.txt`` and, once it succeeded, writes ``<work_dir>/<step>/step.json``
@@ -64,6 +65,14 @@ class Step:
             weights through its model config, e.g. ``model.finetuned.checkpoint``; a
             ``train`` step with a checkpoint starts from it via ``load_from`` unless
             this says otherwise).
+        cfg_options: extra ``--cfg-options`` of this step's tool, ``{key: value}``
+            (e.g. a test mode of the same config); values go through ``str()``, lists
+            and tuples as mmengine's ``[a,b]`` syntax.
+        role: what a ``test`` step measures, for the summary: ``'seeds'`` (CAM seeds
+            on the training images) or ``'final'`` (a segmenter on the val images,
+            the stage-2 column). None: a test whose metrics carry a swept ``bg_thr``, or
+            whose checkpoint comes from a train step without pseudo labels, is seeds;
+            one on a model trained on pseudo labels is final.
     """
     name: str
     kind: str
@@ -72,6 +81,11 @@ class Step:
     labels: Optional[str] = None
     bg_thr: Union[None, float, str] = None
     checkpoint_key: Optional[str] = None
+    cfg_options: Optional[dict] = None
+    role: Optional[str] = None
+
+
+TEST_ROLES = ('seeds', 'final')
 
 
 def _resolve(value: Optional[str], this: str, key: str) -> Optional[str]:
@@ -129,7 +143,7 @@ def recipe_steps(cfg: Config, config_path: str) -> List[Step]:
         if stage1:
             steps.append(Step('stage1', 'train', stage1))
         if seeds:
-            steps.append(Step('seeds', 'test', seeds, checkpoint=ckpt))
+            steps.append(Step('seeds', 'test', seeds, checkpoint=ckpt, role='seeds'))
         if labels:
             if bg_thr == 'seeds' and not seeds:
                 raise PipelineError(f"{config_path}: wsss_recipe.bg_thr='seeds' needs a "
@@ -142,7 +156,7 @@ def recipe_steps(cfg: Config, config_path: str) -> List[Step]:
             if not labels:
                 raise PipelineError(f'{config_path}: wsss_recipe.stage2 needs pseudo_labels')
             steps.append(Step('stage2', 'train', stage2, labels='pseudo_labels'))
-            steps.append(Step('stage2_val', 'test', stage2, checkpoint='stage2'))
+            steps.append(Step('stage2_val', 'test', stage2, checkpoint='stage2', role='final'))
     check_steps(steps, config_path)
     return steps
 
@@ -173,7 +187,19 @@ def check_steps(steps: Sequence[Step], where: str) -> None:
                                              or seen[step.bg_thr].kind != 'test'):
             raise PipelineError(f'{where}: step {step.name!r} takes bg_thr from '
                                 f'{step.bg_thr!r}, which is not an earlier test step')
+        if step.role is not None and (step.kind != 'test' or step.role not in TEST_ROLES):
+            raise PipelineError(f'{where}: step {step.name!r}: role {step.role!r} is for test '
+                                f'steps, one of {TEST_ROLES}')
+        if step.cfg_options is not None and not isinstance(step.cfg_options, dict):
+            raise PipelineError(f'{where}: step {step.name!r}: cfg_options must be a dict '
+                                f'{{key: value}}, got {step.cfg_options!r}')
         seen[step.name] = step
+
+
+def _option_value(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return '[' + ','.join(_option_value(v) for v in value) + ']'
+    return str(value)
 
 
 @dataclass
@@ -190,6 +216,7 @@ class StepRecord:
     images: Optional[int] = None
     command: List[str] = field(default_factory=list)
     note: Optional[str] = None
+    role: Optional[str] = None
 
 
 def run_logged(cmd: List[str],
@@ -333,7 +360,11 @@ class PipelineRunner:
     def command(self, step: Step) -> tuple:
         """(argv, record fields known before running) of one step."""
         out = self.step_dir(step)
-        options: List[str] = []
+        options: List[str] = [
+            f'{k}={_option_value(v)}' for k, v in (step.cfg_options or {}).items()
+        ]
+        if step.kind == 'eval_labels' and options:
+            raise PipelineError(f'step {step.name}: eval_labels takes no cfg_options')
         if step.kind == 'train':
             cmd = [self.python, self._tool('train.py'), step.config, '--work-dir', out]
             cmd += self._data_args()
@@ -398,6 +429,17 @@ class PipelineRunner:
             record.metrics = report
             record.images = report.get('num_images')
 
+    def test_role(self, step: Step, record: StepRecord) -> Optional[str]:
+        """``'seeds'`` / ``'final'`` for a test step (see :class:`Step`), else None."""
+        if step.kind != 'test':
+            return None
+        if step.role is not None:
+            return step.role
+        if 'bg_thr' in record.metrics:
+            return 'seeds'
+        source = next((s for s in self.steps if s.name == step.checkpoint), None)
+        return 'final' if source is not None and source.labels else 'seeds'
+
     # ------------------------------------------------------------------ run
     def planned_steps(self) -> List[Step]:
         """The steps a run goes through (all, or up to ``until``)."""
@@ -454,6 +496,7 @@ class PipelineRunner:
                 command=cmd,
                 **known)
             self._collect(step, record)
+            record.role = self.test_role(step, record)
             atomic_write_json(done_file, asdict(record))
             self.records[step.name] = record
             self.progress(f'[pipeline] {i}/{n} {step.name}: finished in {wall:.0f} s' +
@@ -515,8 +558,12 @@ def summarize(records: Dict[str, StepRecord]) -> dict:
         return None
 
     tests = [r for r in records.values() if r.kind == 'test']
-    seeds = [r.name for r in tests if 'bg_thr' in r.metrics]
-    finals = [r.name for r in tests if 'bg_thr' not in r.metrics]
+
+    def role(r: StepRecord) -> str:  # records written before roles existed: by the sweep
+        return r.role or ('seeds' if 'bg_thr' in r.metrics else 'final')
+
+    seeds = [r.name for r in tests if role(r) == 'seeds']
+    finals = [r.name for r in tests if role(r) == 'final']
     evals = [r.name for r in records.values() if r.kind == 'eval_labels']
     labels = [r for r in records.values() if r.kind == 'labels']
     trains = [r for r in records.values() if r.kind == 'train']

@@ -51,6 +51,11 @@ def set_pseudo_label_dir(cfg: Any, label_dir: str, dataloader: str = 'train_data
         if 'pseudo_label_dir' in ds:
             ds['pseudo_label_dir'] = label_dir
             found.append(ds.get('type'))
+            # transforms that read files next to the labels (LoadConfidenceMask's
+            # confidence maps) name the same folder: they must follow it
+            for t in ds.get('pipeline') or []:
+                if isinstance(t, dict) and 'label_dir' in t:
+                    t['label_dir'] = label_dir
 
     _walk_datasets((cfg.get(dataloader) or {}).get('dataset'), _set)
     if not found:

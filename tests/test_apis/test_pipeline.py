@@ -153,3 +153,67 @@ def test_commands_pass_checkpoints_and_options_once(tmp_path):
     cmd, known = runner.command(by['labels'])
     assert cmd[3] == '/w/s1/iter_9.pth' and cmd[-2:] == ['--bg-thr', '0.3']
     assert known['label_dir'] == str(tmp_path / 'labels' / 'labels')
+
+
+def test_step_cfg_options_reach_the_tool_in_one_flag(tmp_path):
+    from mmwsss.apis.pipeline import PipelineRunner
+    steps = recipe_steps(
+        Config(
+            dict(
+                wsss_recipe=dict(steps=[
+                    dict(name='s1', kind='train', config='this'),
+                    dict(
+                        name='seeds',
+                        kind='test',
+                        config='this',
+                        checkpoint='s1',
+                        checkpoint_key='model.init_cfg.checkpoint',
+                        cfg_options={
+                            'model.test_cfg.mode': 'argmax',
+                            'model.test_cfg.scales': [1.0, 0.5]
+                        }),
+                ]))), CAM)
+    runner = PipelineRunner(steps, str(tmp_path / 'w'), reuse={'s1': CAM})
+    runner.records['s1'] = StepRecord('s1', 'train', CAM, checkpoint='ck.pth')
+    cmd, _ = runner.command(steps[1])
+    assert cmd.count('--cfg-options') == 1
+    opts = cmd[cmd.index('--cfg-options') + 1:]
+    assert 'model.test_cfg.mode=argmax' in opts and 'model.test_cfg.scales=[1.0,0.5]' in opts
+    assert 'model.init_cfg.checkpoint=ck.pth' in opts
+    for bad, match in [(dict(name='t', kind='test', config='this', cfg_options='a=1'), 'a dict'),
+                       (dict(name='t', kind='train', config='this', role='seeds'), 'for test'),
+                       (dict(name='t', kind='test', config='this', role='stage2'), 'for test')]:
+        with pytest.raises(PipelineError, match=match):
+            recipe_steps(Config(dict(wsss_recipe=dict(steps=[bad]))), CAM)
+
+
+def test_test_roles_decide_the_seed_and_stage2_columns():
+    """An argmax seed (no swept bg_thr, e.g. SIPE's IS-CAM) must not become the stage-2
+    number; a val test of a segmenter trained on pseudo labels is stage 2 without a
+    role; an explicit role wins."""
+    from mmwsss.apis.pipeline import PipelineRunner
+    steps = recipe_steps(
+        Config(
+            dict(
+                wsss_recipe=dict(steps=[
+                    dict(name='s1', kind='train', config='this'),
+                    dict(name='seeds', kind='test', config='this', checkpoint='s1'),
+                    dict(name='pl', kind='labels', config='this', checkpoint='s1'),
+                    dict(name='s2', kind='train', config=SEG, labels='pl'),
+                    dict(name='val', kind='test', config=SEG, checkpoint='s2'),
+                    dict(name='s1_val', kind='test', config='this', checkpoint='s1', role='final'),
+                ]))), CAM)
+    runner = PipelineRunner(steps, '/nonexistent')
+    by = {s.name: s for s in steps}
+    argmax = StepRecord('seeds', 'test', CAM, metrics=dict(mIoU=25.9))
+    assert runner.test_role(by['seeds'], argmax) == 'seeds'
+    assert runner.test_role(by['val'], StepRecord('val', 'test', SEG)) == 'final'
+    assert runner.test_role(by['s1_val'], StepRecord('s1_val', 'test', CAM)) == 'final'
+    assert runner.test_role(by['pl'], StepRecord('pl', 'labels', CAM)) is None
+    argmax.role = 'seeds'
+    recs = {
+        'seeds': argmax,
+        'val': StepRecord('val', 'test', SEG, metrics=dict(mIoU=7.5), role='final')
+    }
+    s = summarize(recs)
+    assert s['seed mIoU'] == 25.9 and s['stage-2 mIoU'] == 7.5 and s['bg_thr'] is None
