@@ -68,8 +68,8 @@ def main(argv=None) -> dict:
             reuse=reuse,
             until=args.until)
         if args.dry_run:
-            for step in steps:
-                print(f'{step.name:14s} {step.kind:12s} {step.config or ""}')
+            for step, cmd in runner.dry_run():
+                print(f'{step.name} ({step.kind}):\n  ' + ' '.join(cmd))
             return {}
         records = runner.run()
     except PipelineError as e:

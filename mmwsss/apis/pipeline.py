@@ -39,7 +39,10 @@ from mmengine.config import Config
 
 from mmwsss.utils.io import atomic_write_json, atomic_write_text
 
-STEP_KINDS = ('train', 'test', 'labels', 'eval_labels')
+STEP_KINDS = ('train', 'test', 'labels', 'eval_labels', 'tool')
+# placeholders of a step's args / cfg_options values / label_out, filled at run time
+PLACEHOLDER = re.compile(r'\{(out|data_root|config|checkpoint|(?:dir|checkpoint|labels):'
+                         r'[A-Za-z0-9_.-]+)\}')
 BG_THR_MODES = ('config', 'seeds')
 
 
@@ -67,7 +70,16 @@ class Step:
             this says otherwise).
         cfg_options: extra ``--cfg-options`` of this step's tool, ``{key: value}``
             (e.g. a test mode of the same config); values go through ``str()``, lists
-            and tuples as mmengine's ``[a,b]`` syntax.
+            and tuples as mmengine's ``[a,b]`` syntax; placeholders as in ``args``.
+        script: for ``tool``: a script (path from the repository root, e.g.
+            ``tools/pbip_prototypes.py``) run as ``python SCRIPT *args``: a method's
+            own offline step (prototype bank, SAM masks, prompt selection, ...).
+        args: for ``tool``: its arguments; placeholders ``{out}`` (this step's folder),
+            ``{data_root}``, ``{config}``, ``{checkpoint}`` (of ``checkpoint=``),
+            ``{dir:STEP}``, ``{checkpoint:STEP}``, ``{labels:STEP}`` (an earlier step's
+            folder / trained checkpoint / label folder) are filled in at run time.
+        label_out: for ``tool``: the label folder it writes (placeholders allowed), so
+            that later steps can take ``labels=`` from it.
         role: what a ``test`` step measures, for the summary: ``'seeds'`` (CAM seeds
             on the training images) or ``'final'`` (a segmenter on the val images,
             the stage-2 column). None: a test whose metrics carry a swept ``bg_thr``, or
@@ -83,6 +95,9 @@ class Step:
     checkpoint_key: Optional[str] = None
     cfg_options: Optional[dict] = None
     role: Optional[str] = None
+    script: Optional[str] = None
+    args: Optional[List[str]] = None
+    label_out: Optional[str] = None
 
 
 TEST_ROLES = ('seeds', 'final')
@@ -173,14 +188,42 @@ def check_steps(steps: Sequence[Step], where: str) -> None:
         if step.kind not in STEP_KINDS:
             raise PipelineError(f'{where}: step {step.name!r} has kind {step.kind!r} '
                                 f'(one of {STEP_KINDS})')
-        if step.kind != 'eval_labels' or step.config:
+        if step.kind == 'tool':
+            if not step.script or not osp.isfile(step.script):
+                raise PipelineError(f'{where}: tool step {step.name!r}: script '
+                                    f'{step.script!r} not found')
+            if step.args is not None and not isinstance(step.args, (list, tuple)):
+                raise PipelineError(f'{where}: tool step {step.name!r}: args must be a list')
+        elif step.script or step.args or step.label_out:
+            raise PipelineError(f'{where}: step {step.name!r}: script / args / label_out '
+                                'are for tool steps')
+        if step.kind not in ('eval_labels', 'tool') or step.config:
             if not step.config or not osp.isfile(step.config):
                 raise PipelineError(f'{where}: step {step.name!r}: config file '
                                     f'{step.config!r} not found')
-        for ref, kind in ((step.checkpoint, 'train'), (step.labels, 'labels')):
-            if ref is not None and (ref not in seen or seen[ref].kind != kind):
+        if step.cfg_options is not None and not isinstance(step.cfg_options, dict):
+            raise PipelineError(f'{where}: step {step.name!r}: cfg_options must be a dict '
+                                f'{{key: value}}, got {step.cfg_options!r}')
+        refs = [('checkpoint', step.checkpoint), ('labels', step.labels)]
+        texts = list(step.args or []) + list((step.cfg_options or {}).values())
+        texts += [step.label_out] if step.label_out else []
+        for text in texts:
+            for m in PLACEHOLDER.finditer(str(text)):
+                if ':' in m.group(1):
+                    refs.append(tuple(m.group(1).split(':', 1)))
+                elif m.group(1) == 'checkpoint' and step.checkpoint is None:
+                    raise PipelineError(f'{where}: step {step.name!r} uses {{checkpoint}} '
+                                        'without checkpoint=<train step>')
+        for what, ref in refs:
+            if ref is None:
+                continue
+            ok = ref in seen and (what == 'dir' or
+                                  (what == 'checkpoint' and seen[ref].kind == 'train') or
+                                  (what == 'labels' and _makes_labels(seen[ref])))
+            if not ok:
+                kind = {'checkpoint': 'train', 'labels': 'labels', 'dir': ''}[what]
                 raise PipelineError(f'{where}: step {step.name!r} refers to {ref!r}, which is '
-                                    f'not an earlier {kind} step')
+                                    f'not an earlier {kind} step'.replace('  ', ' '))
         if step.kind == 'eval_labels' and step.labels is None:
             raise PipelineError(f'{where}: eval_labels step {step.name!r} needs labels=<step>')
         if isinstance(step.bg_thr, str) and (step.bg_thr not in seen
@@ -190,10 +233,11 @@ def check_steps(steps: Sequence[Step], where: str) -> None:
         if step.role is not None and (step.kind != 'test' or step.role not in TEST_ROLES):
             raise PipelineError(f'{where}: step {step.name!r}: role {step.role!r} is for test '
                                 f'steps, one of {TEST_ROLES}')
-        if step.cfg_options is not None and not isinstance(step.cfg_options, dict):
-            raise PipelineError(f'{where}: step {step.name!r}: cfg_options must be a dict '
-                                f'{{key: value}}, got {step.cfg_options!r}')
         seen[step.name] = step
+
+
+def _makes_labels(step: Step) -> bool:
+    return step.kind == 'labels' or (step.kind == 'tool' and bool(step.label_out))
 
 
 def _option_value(value) -> str:
@@ -337,6 +381,34 @@ class PipelineRunner:
             raise PipelineError(f'tool {path} not found (--tools-dir)')
         return path
 
+    def expand(self, text: str, step: Step) -> str:
+        """``text`` with its placeholders filled in (see :class:`Step`)."""
+
+        def one(m: re.Match) -> str:
+            key = m.group(1)
+            if key == 'out':
+                return self.step_dir(step)
+            if key == 'data_root':
+                if not self.data_root:
+                    raise PipelineError(f'step {step.name}: {{data_root}} needs --data-root')
+                return self.data_root
+            if key == 'config':
+                if not step.config:
+                    raise PipelineError(f'step {step.name}: {{config}} without config=')
+                return step.config
+            if key == 'checkpoint':
+                return self.records[step.checkpoint].checkpoint
+            what, ref = key.split(':', 1)
+            if what == 'dir':
+                return osp.join(self.work_dir, ref)
+            value = getattr(self.records[ref],
+                            'checkpoint' if what == 'checkpoint' else 'label_dir')
+            if not value:
+                raise PipelineError(f'step {step.name}: step {ref} left no {what}')
+            return value
+
+        return PLACEHOLDER.sub(one, text)
+
     def _data_args(self) -> List[str]:
         return ['--data-root', self.data_root] if self.data_root else []
 
@@ -357,14 +429,20 @@ class PipelineRunner:
         return ['--cfg-options', *options] if options else []
 
     # ------------------------------------------------------------------ commands
-    def command(self, step: Step) -> tuple:
-        """(argv, record fields known before running) of one step."""
+    def command(self, step: Step, dry: bool = False) -> tuple:
+        """(argv, record fields known before running) of one step (``dry``: write
+        nothing, e.g. the split file of a label evaluation)."""
         out = self.step_dir(step)
         options: List[str] = [
-            f'{k}={_option_value(v)}' for k, v in (step.cfg_options or {}).items()
+            f'{k}={self.expand(_option_value(v), step)}'
+            for k, v in (step.cfg_options or {}).items()
         ]
         if step.kind == 'eval_labels' and options:
             raise PipelineError(f'step {step.name}: eval_labels takes no cfg_options')
+        if step.kind == 'tool':
+            cmd = [self.python, step.script] + [self.expand(str(a), step) for a in step.args or []]
+            known = dict(label_dir=self.expand(step.label_out, step)) if step.label_out else {}
+            return cmd + self._options(options), known
         if step.kind == 'train':
             cmd = [self.python, self._tool('train.py'), step.config, '--work-dir', out]
             cmd += self._data_args()
@@ -400,7 +478,8 @@ class PipelineRunner:
         # eval_labels
         gt_dir, keys, classes = label_eval_inputs(step.config, self.data_root)
         split = osp.join(out, 'split.txt')
-        atomic_write_text(split, ''.join(k + '\n' for k in keys))
+        if not dry:
+            atomic_write_text(split, ''.join(k + '\n' for k in keys))
         report = osp.join(out, 'labels_eval.json')
         cmd = [
             self.python,
@@ -421,10 +500,13 @@ class PipelineRunner:
             curve = osp.join(out, 'curve.json')
             if osp.isfile(curve):
                 record.metrics['curve'] = _read_json(curve)
-        elif step.kind == 'labels':
+        elif step.kind == 'labels' or (step.kind == 'tool' and record.label_dir):
+            if not osp.isdir(record.label_dir):
+                raise PipelineError(f'step {step.name}: it wrote no label folder '
+                                    f'{record.label_dir}')
             record.images = sum(
                 f.endswith('.png') for _, _, files in os.walk(record.label_dir) for f in files)
-        else:
+        elif step.kind == 'eval_labels':
             report = _read_json(osp.join(out, 'labels_eval.json'))
             record.metrics = report
             record.images = report.get('num_images')
@@ -439,6 +521,30 @@ class PipelineRunner:
             return 'seeds'
         source = next((s for s in self.steps if s.name == step.checkpoint), None)
         return 'final' if source is not None and source.labels else 'seeds'
+
+    def dry_run(self) -> List[tuple]:
+        """[(step, argv)] of the planned steps, with stand-ins for what earlier steps
+        would leave (checkpoints, swept thresholds, label folders); runs nothing."""
+        saved, out = self.records, []
+        self.records = {}
+        try:
+            for step in self.planned_steps():
+                if step.name in self.reuse:
+                    cmd = ['(uses', self.reuse[step.name] + ')']
+                    record = StepRecord(
+                        step.name, step.kind, step.config, checkpoint=self.reuse[step.name])
+                else:
+                    cmd, known = self.command(step, dry=True)
+                    record = StepRecord(step.name, step.kind, step.config, **known)
+                    if step.kind == 'train':
+                        record.checkpoint = osp.join(self.step_dir(step), '<last checkpoint>')
+                    if step.kind == 'test':
+                        record.metrics = dict(bg_thr=f'<bg_thr swept by {step.name}>')
+                self.records[step.name] = record
+                out.append((step, cmd))
+        finally:
+            self.records = saved
+        return out
 
     # ------------------------------------------------------------------ run
     def planned_steps(self) -> List[Step]:

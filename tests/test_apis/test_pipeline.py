@@ -217,3 +217,69 @@ def test_test_roles_decide_the_seed_and_stage2_columns():
     }
     s = summarize(recs)
     assert s['seed mIoU'] == 25.9 and s['stage-2 mIoU'] == 7.5 and s['bg_thr'] is None
+
+
+def test_tool_steps_run_a_script_and_hand_on_their_outputs(tmp_path):
+    """A method's own offline step (prototype bank, SAM masks) as a ``tool`` step: its
+    placeholders name this step's folder, the data root and earlier steps' outputs; a
+    tool that writes labels feeds ``labels=`` / ``{labels:STEP}`` like a labels step."""
+    from mmwsss.apis.pipeline import PipelineRunner
+    script = tmp_path / 'write.py'
+    script.write_text('import sys, os\n'
+                      'out = sys.argv[1]\n'
+                      'os.makedirs(out, exist_ok=True)\n'
+                      'open(os.path.join(out, "a.png"), "wb").write(b"png")\n'
+                      'open(os.path.join(out, "args.txt"), "w").write(" ".join(sys.argv[2:]))\n')
+    steps = recipe_steps(
+        Config(
+            dict(
+                wsss_recipe=dict(steps=[
+                    dict(
+                        name='masks',
+                        kind='tool',
+                        script=str(script),
+                        args=['{out}/labels', '{data_root}'],
+                        label_out='{out}/labels'),
+                    dict(
+                        name='use',
+                        kind='tool',
+                        script=str(script),
+                        args=['{out}', '{labels:masks}', '{dir:masks}', 'plain{text}']),
+                ]))), CAM)
+    work = tmp_path / 'w'
+    records = PipelineRunner(
+        steps, str(work), data_root='/data', echo=False, progress=lambda _: None).run()
+    assert records['masks'].label_dir == f'{work}/masks/labels' and records['masks'].images == 1
+    assert (work / 'masks' / 'labels' / 'args.txt').read_text() == '/data'
+    # unknown braces stay as they are
+    assert (work / 'use' / 'args.txt').read_text() == \
+        f'{work}/masks/labels {work}/masks plain{{text}}'
+    assert records['use'].label_dir is None and (work / 'use' / 'step.json').is_file()
+
+
+@pytest.mark.parametrize('bad, match', [
+    (dict(name='t', kind='tool', script='tools/nope.py'), "script 'tools/nope.py' not found"),
+    (dict(name='t', kind='tool', script=CAM, args='x'), 'args must be a list'),
+    (dict(name='t', kind='test', config='this', script=CAM), 'are for tool steps'),
+    (dict(name='t', kind='tool', script=CAM, args=['{checkpoint}']), 'without checkpoint='),
+    (dict(name='t', kind='tool', script=CAM, args=['{labels:s1}']), "'s1', which is not an "
+     'earlier labels step'),
+    (dict(name='t', kind='tool', script=CAM, args=['{dir:later}']), "'later', which is not"),
+])
+def test_bad_tool_steps_name_the_step(bad, match):
+    steps = [dict(name='s1', kind='train', config='this'), bad]
+    with pytest.raises(PipelineError, match=match):
+        recipe_steps(Config(dict(wsss_recipe=dict(steps=steps))), CAM)
+
+
+def test_dry_run_shows_every_command_and_writes_nothing(tmp_path):
+    from mmwsss.apis.pipeline import PipelineRunner
+    steps = recipe_steps(_cfg(bg_thr='seeds', stage2=SEG), CAM)
+    work = tmp_path / 'w'
+    out = PipelineRunner(steps, str(work), data_root='/tmp/mmwsss_cache/coco-mini-voc').dry_run()
+    assert [s.name for s, _ in out] == [s.name for s in steps]
+    cmds = {s.name: ' '.join(c) for s, c in out}
+    assert '--bg-thr <bg_thr swept by seeds>' in cmds['pseudo_labels']
+    assert f'{work}/stage1/<last checkpoint>' in cmds['seeds']
+    assert f'--pseudo-label-dir {work}/pseudo_labels/labels' in cmds['stage2']
+    assert not work.exists()
