@@ -41,7 +41,7 @@ from mmwsss.utils.io import atomic_write_json, atomic_write_text
 
 STEP_KINDS = ('train', 'test', 'labels', 'eval_labels', 'tool')
 # placeholders of a step's args / cfg_options values / label_out, filled at run time
-PLACEHOLDER = re.compile(r'\{(out|data_root|config|checkpoint|(?:dir|checkpoint|labels):'
+PLACEHOLDER = re.compile(r'\{(out|data_root|config|checkpoint|(?:dir|checkpoint|labels|bg_thr):'
                          r'[A-Za-z0-9_.-]+)\}')
 BG_THR_MODES = ('config', 'seeds')
 
@@ -76,15 +76,17 @@ class Step:
             own offline step (prototype bank, SAM masks, prompt selection, ...).
         args: for ``tool``: its arguments; placeholders ``{out}`` (this step's folder),
             ``{data_root}``, ``{config}``, ``{checkpoint}`` (of ``checkpoint=``),
-            ``{dir:STEP}``, ``{checkpoint:STEP}``, ``{labels:STEP}`` (an earlier step's
-            folder / trained checkpoint / label folder) are filled in at run time.
+            ``{dir:STEP}``, ``{checkpoint:STEP}``, ``{labels:STEP}``, ``{bg_thr:STEP}``
+            (an earlier step's folder / trained checkpoint / label folder / swept
+            background threshold) are filled in at run time.
         label_out: for ``tool``: the label folder it writes (placeholders allowed), so
             that later steps can take ``labels=`` from it.
         role: what a ``test`` step measures, for the summary: ``'seeds'`` (CAM seeds
-            on the training images) or ``'final'`` (a segmenter on the val images,
-            the stage-2 column). None: a test whose metrics carry a swept ``bg_thr``, or
-            whose checkpoint comes from a train step without pseudo labels, is seeds;
-            one on a model trained on pseudo labels is final.
+            on the training images), ``'final'`` (a segmenter on the val images, the
+            stage-2 column) or ``'reference'`` (shown in the step table only, e.g. the
+            same segmenter trained on ground truth). None: a test whose metrics carry a
+            swept ``bg_thr``, or whose checkpoint comes from a train step without pseudo
+            labels, is seeds; one on a model trained on pseudo labels is final.
     """
     name: str
     kind: str
@@ -100,7 +102,7 @@ class Step:
     label_out: Optional[str] = None
 
 
-TEST_ROLES = ('seeds', 'final')
+TEST_ROLES = ('seeds', 'final', 'reference')
 
 
 def _resolve(value: Optional[str], this: str, key: str) -> Optional[str]:
@@ -219,9 +221,15 @@ def check_steps(steps: Sequence[Step], where: str) -> None:
                 continue
             ok = ref in seen and (what == 'dir' or
                                   (what == 'checkpoint' and seen[ref].kind == 'train') or
-                                  (what == 'labels' and _makes_labels(seen[ref])))
+                                  (what == 'labels' and _makes_labels(seen[ref])) or
+                                  (what == 'bg_thr' and seen[ref].kind == 'test'))
             if not ok:
-                kind = {'checkpoint': 'train', 'labels': 'labels', 'dir': ''}[what]
+                kind = {
+                    'checkpoint': 'train',
+                    'labels': 'labels',
+                    'dir': '',
+                    'bg_thr': 'test'
+                }[what]
                 raise PipelineError(f'{where}: step {step.name!r} refers to {ref!r}, which is '
                                     f'not an earlier {kind} step'.replace('  ', ' '))
         if step.kind == 'eval_labels' and step.labels is None:
@@ -401,6 +409,12 @@ class PipelineRunner:
             what, ref = key.split(':', 1)
             if what == 'dir':
                 return osp.join(self.work_dir, ref)
+            if what == 'bg_thr':
+                thr = self.records[ref].metrics.get('bg_thr')
+                if thr is None:
+                    raise PipelineError(f'step {step.name}: step {ref} reported no bg_thr (is '
+                                        'its evaluator a CAMMetric sweep?)')
+                return str(thr)
             value = getattr(self.records[ref],
                             'checkpoint' if what == 'checkpoint' else 'label_dir')
             if not value:

@@ -283,3 +283,44 @@ def test_dry_run_shows_every_command_and_writes_nothing(tmp_path):
     assert f'{work}/stage1/<last checkpoint>' in cmds['seeds']
     assert f'--pseudo-label-dir {work}/pseudo_labels/labels' in cmds['stage2']
     assert not work.exists()
+
+
+def test_swept_threshold_placeholder_and_reference_role(tmp_path):
+    """``{bg_thr:seeds}`` hands the sweep's threshold to a refiner option (a refiner that
+    writes the label itself does not see --bg-thr); a 'reference' test (stage 2 on
+    ground truth) shows in the step table but not in the headline stage-2 column."""
+    from mmwsss.apis.pipeline import PipelineRunner, steps_table
+    steps = recipe_steps(
+        Config(
+            dict(
+                wsss_recipe=dict(steps=[
+                    dict(name='seeds', kind='test', config='this', role='seeds'),
+                    dict(
+                        name='pl',
+                        kind='labels',
+                        config='this',
+                        cfg_options={'pseudo_label_cfg.refiners.0.bg_thr': '{bg_thr:seeds}'}),
+                    dict(name='gt_val', kind='test', config=SEG, role='reference'),
+                ]))), CAM)
+    runner = PipelineRunner(steps, str(tmp_path / 'w'))
+    runner.records['seeds'] = StepRecord('seeds', 'test', CAM, metrics=dict(mIoU=30., bg_thr=0.42))
+    cmd, _ = runner.command(steps[1])
+    assert 'pseudo_label_cfg.refiners.0.bg_thr=0.42' in cmd
+    runner.records['seeds'].metrics.pop('bg_thr')
+    with pytest.raises(PipelineError, match='step seeds reported no bg_thr'):
+        runner.command(steps[1])
+    recs = {
+        'seeds': StepRecord('seeds', 'test', CAM, metrics=dict(mIoU=30., bg_thr=0.4), role='seeds'),
+        'gt_val': StepRecord('gt_val', 'test', SEG, metrics=dict(mIoU=12.0), role='reference'),
+    }
+    assert summarize(recs)['stage-2 mIoU'] is None
+    assert '| gt_val | test |' in steps_table(recs) and 'mIoU 12.0' in steps_table(recs)
+    with pytest.raises(PipelineError, match="'pl', which is not an earlier test step"):
+        recipe_steps(
+            Config(
+                dict(
+                    wsss_recipe=dict(steps=[
+                        dict(name='pl', kind='labels', config='this'),
+                        dict(
+                            name='t', kind='test', config='this', cfg_options={'a': '{bg_thr:pl}'})
+                    ]))), CAM)
