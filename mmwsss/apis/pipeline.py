@@ -79,8 +79,9 @@ class Step:
             ``{dir:STEP}``, ``{checkpoint:STEP}``, ``{labels:STEP}``, ``{bg_thr:STEP}``
             (an earlier step's folder / trained checkpoint / label folder / swept
             background threshold) are filled in at run time.
-        label_out: for ``tool``: the label folder it writes (placeholders allowed), so
-            that later steps can take ``labels=`` from it.
+        label_out: for ``tool`` and ``train``: the label folder it writes (placeholders
+            allowed; a training whose ``PseudoLabelHook`` writes the labels:
+            ``'{out}/pseudo_labels'``), so that later steps take ``labels=`` from it.
         role: what a ``test`` step measures, for the summary: ``'seeds'`` (CAM seeds
             on the training images), ``'final'`` (a segmenter on the val images, the
             stage-2 column) or ``'reference'`` (shown in the step table only, e.g. the
@@ -196,9 +197,12 @@ def check_steps(steps: Sequence[Step], where: str) -> None:
                                     f'{step.script!r} not found')
             if step.args is not None and not isinstance(step.args, (list, tuple)):
                 raise PipelineError(f'{where}: tool step {step.name!r}: args must be a list')
-        elif step.script or step.args or step.label_out:
-            raise PipelineError(f'{where}: step {step.name!r}: script / args / label_out '
-                                'are for tool steps')
+        elif step.script or step.args:
+            raise PipelineError(f'{where}: step {step.name!r}: script / args are for tool '
+                                'steps')
+        if step.label_out and step.kind not in ('tool', 'train'):
+            raise PipelineError(f'{where}: step {step.name!r}: label_out is for tool and '
+                                'train steps')
         if step.kind not in ('eval_labels', 'tool') or step.config:
             if not step.config or not osp.isfile(step.config):
                 raise PipelineError(f'{where}: step {step.name!r}: config file '
@@ -245,7 +249,7 @@ def check_steps(steps: Sequence[Step], where: str) -> None:
 
 
 def _makes_labels(step: Step) -> bool:
-    return step.kind == 'labels' or (step.kind == 'tool' and bool(step.label_out))
+    return step.kind == 'labels' or (step.kind in ('tool', 'train') and bool(step.label_out))
 
 
 def _option_value(value) -> str:
@@ -372,6 +376,9 @@ class PipelineRunner:
                                     f'(steps: {[s.name for s in self.steps]})')
             if not osp.isfile(path):
                 raise PipelineError(f'--checkpoint {name}={path}: file not found')
+            if by_name[name].label_out:
+                raise PipelineError(f'--checkpoint {name}=...: step {name!r} writes labels '
+                                    'while it trains (label_out); a given checkpoint has none')
         if until is not None and until not in by_name:
             raise PipelineError(f'--until {until!r}: no such step '
                                 f'(steps: {[s.name for s in self.steps]})')
@@ -466,7 +473,8 @@ class PipelineRunner:
                 cmd += ['--resume']  # killed half way: go on from its last checkpoint
             else:
                 self._checkpoint_of(step, options)  # a start point (load_from)
-            return cmd + self._options(options), {}
+            known = dict(label_dir=self.expand(step.label_out, step)) if step.label_out else {}
+            return cmd + self._options(options), known
         if step.kind == 'test':
             metrics = osp.join(out, 'metrics.json')
             cmd = [self.python, self._tool('test.py'), step.config]
@@ -509,17 +517,16 @@ class PipelineRunner:
             if record.checkpoint is None:
                 raise PipelineError(f'step {step.name}: training ended without a checkpoint '
                                     f'in {out} (does the config save one at the end?)')
-        elif step.kind == 'test':
+        if step.kind == 'test':
             record.metrics = _read_json(osp.join(out, 'metrics.json'))
             curve = osp.join(out, 'curve.json')
             if osp.isfile(curve):
                 record.metrics['curve'] = _read_json(curve)
-        elif step.kind == 'labels' or (step.kind == 'tool' and record.label_dir):
+        elif step.kind == 'labels' or record.label_dir:
             if not osp.isdir(record.label_dir):
                 raise PipelineError(f'step {step.name}: it wrote no label folder '
                                     f'{record.label_dir}')
-            record.images = sum(
-                f.endswith('.png') for _, _, files in os.walk(record.label_dir) for f in files)
+            record.images = count_labels(record.label_dir)
         elif step.kind == 'eval_labels':
             report = _read_json(osp.join(out, 'labels_eval.json'))
             record.metrics = report
@@ -622,6 +629,16 @@ class PipelineRunner:
             self.progress(f'[pipeline] {i}/{n} {step.name}: finished in {wall:.0f} s' +
                           (f', peak {rss:.0f} MB' if rss else ''))
         return self.records
+
+
+def count_labels(label_dir: str) -> int:
+    """The label PNGs in ``label_dir``: those at its top level (subfolders hold the
+    per-image extra maps, e.g. ``confidence/``), or, where keys are nested paths and the
+    top level has none, every PNG below it."""
+    top = sum(f.endswith('.png') for f in os.listdir(label_dir))
+    if top:
+        return top
+    return sum(f.endswith('.png') for _, _, files in os.walk(label_dir) for f in files)
 
 
 def _read_json(path: str) -> dict:

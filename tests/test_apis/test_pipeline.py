@@ -324,3 +324,41 @@ def test_swept_threshold_placeholder_and_reference_role(tmp_path):
                         dict(
                             name='t', kind='test', config='this', cfg_options={'a': '{bg_thr:pl}'})
                     ]))), CAM)
+
+
+def test_label_count_ignores_the_extra_map_folders(tmp_path):
+    """Confidence maps next to the labels must not double the images of img/s."""
+    from mmwsss.apis.pipeline import count_labels
+    for name in ('a.png', 'b.png', 'confidence/a.png', 'confidence/b.png', 'cams/a.npz'):
+        (tmp_path / 'l' / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / 'l' / name).write_bytes(b'')
+    assert count_labels(str(tmp_path / 'l')) == 2
+    for name in ('train2014/x.png', 'val2014/y.png', 'val2014/z.png'):  # nested keys
+        (tmp_path / 'n' / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / 'n' / name).write_bytes(b'')
+    assert count_labels(str(tmp_path / 'n')) == 3
+
+
+def test_a_training_that_writes_labels_feeds_later_steps():
+    """PseudoLabelHook writes the labels at the end of stage 1: the train step's
+    label_out makes it a label source for label_eval / stage 2."""
+    steps = recipe_steps(
+        Config(
+            dict(
+                wsss_recipe=dict(steps=[
+                    dict(
+                        name='stage1', kind='train', config='this',
+                        label_out='{out}/pseudo_labels'),
+                    dict(name='label_eval', kind='eval_labels', config='this', labels='stage1'),
+                    dict(name='stage2', kind='train', config=SEG, labels='stage1'),
+                ]))), CAM)
+    assert steps[0].label_out == '{out}/pseudo_labels'
+    with pytest.raises(PipelineError, match='label_out is for tool and train'):
+        recipe_steps(
+            Config(
+                dict(
+                    wsss_recipe=dict(
+                        steps=[dict(name='t', kind='test', config='this', label_out='x')]))), CAM)
+    from mmwsss.apis.pipeline import PipelineRunner
+    with pytest.raises(PipelineError, match='writes labels while it trains'):
+        PipelineRunner(steps, '/nonexistent', reuse={'stage1': CAM})
