@@ -32,6 +32,23 @@ custom_hooks = [
         indices=(0, 1),
         cam_cfg=_single_scale,
         tile_width=160),
-    # after training: <work_dir>/pseudo_labels/<key>.png with cfg.pseudo_label_cfg
-    dict(type='PseudoLabelHook'),
+    # after training: <work_dir>/pseudo_labels/<key>.png with cfg.pseudo_label_cfg, at the
+    # best threshold of the CAMEvalHook sweep that ran at the last iteration (single-scale
+    # CAMs: close to, not exactly, the full test_cfg's best)
+    dict(type='PseudoLabelHook', bg_thr_from='cam/bg_thr'),
 ]
+
+# The pipeline run of this config uses the hooks' outputs: stage 1 logs its seed curve and
+# writes the labels itself (label_out), the seeds step scores the full test_cfg, stage 2 is
+# the shared DeepLabV3+ config on the hook's labels:
+#   python3 tools/run_pipeline.py THIS_CONFIG --data-root /tmp/mmwsss_cache/coco-mini-voc
+_seg = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+wsss_recipe = dict(
+    _delete_=True,
+    steps=[
+        dict(name='stage1', kind='train', config='this', label_out='{out}/pseudo_labels'),
+        dict(name='seeds', kind='test', config='this', checkpoint='stage1', role='seeds'),
+        dict(name='label_eval', kind='eval_labels', config='this', labels='stage1'),
+        dict(name='stage2', kind='train', config=_seg, labels='stage1'),
+        dict(name='stage2_val', kind='test', config=_seg, checkpoint='stage2', role='final'),
+    ])

@@ -53,6 +53,12 @@ class PseudoLabelHook(Hook):
         dataloader: dataloader config or name (default ``'pseudo_label'``).
         pseudo_label_cfg: refine chain settings (default ``cfg.pseudo_label_cfg``).
         bg_thr: overrides the chain's background threshold.
+        bg_thr_from: take the threshold, at each write, from this message-hub scalar
+            instead, e.g. ``'cam/bg_thr'``: the best threshold of the sweep a
+            :class:`CAMEvalHook` (prefix ``cam``) ran on the same weights just before
+            (both hooks run at the end of training, the evaluation first). Its sweep
+            scores the hook's ``cam_cfg`` CAMs (often single-scale), so the threshold is
+            that sweep's best, not necessarily the best for the labels' own CAMs.
         no_refine: raw CAM labels (no refiners).
         save_cams: also write ``cams/<key>.npz``.
         cam_head: CAM head of a :class:`SingleStageWSSS` (default: its
@@ -69,6 +75,7 @@ class PseudoLabelHook(Hook):
                  dataloader: Union[str, dict] = 'pseudo_label',
                  pseudo_label_cfg: Optional[dict] = None,
                  bg_thr: Optional[float] = None,
+                 bg_thr_from: Optional[str] = None,
                  no_refine: bool = False,
                  save_cams: bool = False,
                  cam_head: Optional[str] = None,
@@ -78,7 +85,10 @@ class PseudoLabelHook(Hook):
         self.at_iters = sorted({int(i) for i in at_iters})
         self.dataloader_cfg = dataloader
         self.pseudo_label_cfg = pseudo_label_cfg
+        if bg_thr is not None and bg_thr_from is not None:
+            raise ValueError('PseudoLabelHook: give bg_thr or bg_thr_from, not both')
         self.bg_thr = bg_thr
+        self.bg_thr_from = bg_thr_from
         self.no_refine = no_refine
         self.save_cams = save_cams
         self.cam_head = cam_head
@@ -147,6 +157,16 @@ class PseudoLabelHook(Hook):
     def write(self, runner, out_dir: str) -> dict:
         """Write (the missing) pseudo labels of the current weights to ``out_dir``."""
         from mmwsss.apis.pseudo_labels import write_pseudo_labels
+        if self.bg_thr_from is not None:
+            scalar = runner.message_hub.get_scalar(self.bg_thr_from) \
+                if self.bg_thr_from in runner.message_hub.log_scalars else None
+            if scalar is None:
+                raise KeyError(f'PseudoLabelHook: bg_thr_from={self.bg_thr_from!r}, but no hook '
+                               'logged it before this write (add a CAMEvalHook whose '
+                               'evaluation runs at the same iteration, eval_at_end=True)')
+            self.chain.bg_thr = float(scalar.current())
+            runner.logger.info(f'[pseudo labels] bg_thr {self.chain.bg_thr} from '
+                               f'{self.bg_thr_from}')
         dataset = DATASETS.build(self.loader_cfg['dataset'])
         self._claim(runner, out_dir, dataset)
         with cam_prediction(runner.model, self.cam_head):

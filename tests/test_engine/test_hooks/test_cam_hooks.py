@@ -277,3 +277,31 @@ def test_two_ranks_score_and_write_what_one_process_gives(tmp_path):
     # rank 0 alone drew the pictures
     assert sorted(os.listdir(osp.join(work, ts, 'vis_data',
                                       'vis_image'))) == ['cams_0.png', 'cams_2.png']
+
+
+def test_pseudo_label_hook_takes_the_sweeps_threshold(trained):
+    """bg_thr_from='cam/bg_thr': the labels use the best threshold the CAMEvalHook's
+    sweep found on the same weights, i.e. the tool's labels at --bg-thr that value."""
+    from mmwsss.engine.hooks import PseudoLabelHook
+    runner = trained['runner']
+    swept = float(runner.message_hub.get_scalar('cam/bg_thr').current())
+    assert swept != 0.15  # else this test could not tell the config's from the sweep's
+    out = str(trained['tmp'] / 'swept_pl')
+    hook = PseudoLabelHook(out_dir=out, bg_thr_from='cam/bg_thr')
+    hook.before_train(runner)
+    assert hook.write(runner, out)['written'] == 4 and hook.chain.bg_thr == swept
+    tool_out = str(trained['tmp'] / 'tool_swept_pl')
+    ckpt = osp.join(trained['work'], f'iter_{MAX_ITERS}.pth')
+    load_tool('tools/generate_pseudo_labels.py').main(
+        [trained['cfg'], ckpt, '--out-dir', tool_out, '--bg-thr',
+         str(swept)])
+    mine, theirs = _pngs(out), _pngs(tool_out)
+    assert sorted(mine) == sorted(theirs)
+    for name in mine:
+        assert np.array_equal(mine[name], theirs[name]), name
+    missing = PseudoLabelHook(out_dir=out, bg_thr_from='nothing/bg_thr')
+    missing.before_train(runner)
+    with pytest.raises(KeyError, match="bg_thr_from='nothing/bg_thr'"):
+        missing.write(runner, out)
+    with pytest.raises(ValueError, match='not both'):
+        PseudoLabelHook(bg_thr=0.3, bg_thr_from='cam/bg_thr')
