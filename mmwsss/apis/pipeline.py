@@ -324,6 +324,47 @@ def last_checkpoint(work_dir: str) -> Optional[str]:
     return path if path and osp.isfile(path) else None
 
 
+_LOG_TIME = re.compile(r'^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) - mmengine')
+_LOG_ITER = re.compile(r'Iter\(train\) \[\s*(\d+)/')
+
+
+def logged_train_seconds(checkpoint: str) -> Optional[float]:
+    """Wall seconds of the training that wrote ``checkpoint``, read from mmengine's
+    logs next to it (``<work_dir>/<timestamp>/<timestamp>.log``): from the first line of
+    a log to its last ``Iter(train)`` line, summed over the last log and the earlier ones
+    it resumed (their iterations end before it starts); for ``iter_N.pth`` up to the
+    last logged iteration <= N. None when no log is there."""
+    import datetime
+    import glob
+    m = re.search(r'iter_(\d+)\.pth$', checkpoint)
+    upto = int(m.group(1)) if m else None  # an earlier checkpoint of a longer run
+    spans = []
+    for log in sorted(glob.glob(osp.join(osp.dirname(checkpoint), '*', '*.log'))):
+        first = last = None
+        iters = []
+        with open(log, encoding='utf-8', errors='replace') as f:
+            for line in f:
+                m = _LOG_TIME.match(line)
+                if m is None:
+                    continue
+                first = first or m.group(1)
+                it = _LOG_ITER.search(line)
+                if it and (upto is None or int(it.group(1)) <= upto):
+                    last = m.group(1)
+                    iters.append(int(it.group(1)))
+        if first and last:
+            t = [datetime.datetime.strptime(x, '%Y/%m/%d %H:%M:%S') for x in (first, last)]
+            spans.append((min(iters), max(iters), (t[1] - t[0]).total_seconds()))
+    if not spans:
+        return None
+    total, start = spans[-1][2], spans[-1][0]
+    for lo, hi, sec in reversed(spans[:-1]):  # walk back through the runs it resumed
+        if hi >= start:
+            break
+        total, start = total + sec, lo
+    return round(total, 1)
+
+
 def _tail(path: str, n: int = 15) -> str:
     with open(path, encoding='utf-8', errors='replace') as f:
         return ''.join(f.readlines()[-n:])
@@ -595,13 +636,16 @@ class PipelineRunner:
                 self.progress(f'[pipeline] {i}/{n} {step.name}: done before, skipped')
                 continue
             if step.name in self.reuse:
+                logged = logged_train_seconds(self.reuse[step.name])
                 record = StepRecord(
                     step.name,
                     step.kind,
                     step.config,
-                    wall_s=None,
+                    wall_s=logged,
                     checkpoint=self.reuse[step.name],
-                    note='checkpoint given with --checkpoint, not trained here')
+                    note='checkpoint given with --checkpoint, not trained here' +
+                    ('; wall_s read from the log of the run that trained it'
+                     if logged is not None else ''))
                 atomic_write_json(done_file, asdict(record))
                 self.records[step.name] = record
                 self.progress(f'[pipeline] {i}/{n} {step.name}: uses {record.checkpoint}')

@@ -362,3 +362,29 @@ def test_a_training_that_writes_labels_feeds_later_steps():
     from mmwsss.apis.pipeline import PipelineRunner
     with pytest.raises(PipelineError, match='writes labels while it trains'):
         PipelineRunner(steps, '/nonexistent', reuse={'stage1': CAM})
+
+
+def _log(path, lines):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(''.join(f'{t} - mmengine - INFO - {msg}\n' for t, msg in lines))
+
+
+def test_reused_checkpoint_takes_its_training_time_from_the_logs(tmp_path):
+    """A run started from scratch (an abandoned first try), then trained 0-20 and resumed
+    20-30: the checkpoint's time is the last two logs' spans (first line to last
+    train iteration), not the abandoned one; iter_20.pth counts up to iteration 20."""
+    from mmwsss.apis.pipeline import logged_train_seconds
+    work = tmp_path / 'w'
+    _log(work / 'a' / 'a.log', [('2026/12/01 10:00:00', 'start'),
+                                ('2026/12/01 10:00:30', 'Iter(train) [ 10/30]  lr: 1'),
+                                ('2026/12/01 10:01:00', 'Iter(train) [ 20/30]  lr: 1')])
+    _log(work / 'b' / 'b.log', [('2026/12/01 11:00:00', 'start'),
+                                ('2026/12/01 11:00:10', 'Iter(train) [ 10/30]  lr: 1'),
+                                ('2026/12/01 11:00:40', 'Iter(train) [ 20/30]  lr: 1'),
+                                ('2026/12/01 11:00:50', 'Saving checkpoint')])
+    _log(work / 'c' / 'c.log', [('2026/12/01 12:00:00', 'resume'),
+                                ('2026/12/01 12:00:05', 'Iter(train) [ 30/30]  lr: 1'),
+                                ('2026/12/01 12:09:00', 'Saving checkpoint')])
+    assert logged_train_seconds(str(work / 'iter_30.pth')) == 40.0 + 5.0
+    assert logged_train_seconds(str(work / 'iter_20.pth')) == 40.0
+    assert logged_train_seconds(str(tmp_path / 'nolog' / 'iter_5.pth')) is None
