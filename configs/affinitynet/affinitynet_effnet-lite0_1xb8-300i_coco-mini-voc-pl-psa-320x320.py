@@ -62,6 +62,8 @@ train_dataloader = dict(
         data_root=data_root,
         ann_file='ImageSets/Segmentation/train.txt',
         data_prefix=dict(img_path='JPEGImages', seg_map_path=aff_label_dir),
+        # tools/train.py --pseudo-label-dir (the recipe below) replaces aff_label_dir
+        pseudo_label_dir=None,
         pipeline=train_pipeline))
 val_dataloader = None
 val_evaluator = None
@@ -82,3 +84,32 @@ param_scheduler = [
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+
+# tools/run_pipeline.py / tools/benchmark.py: PSA's whole chain on coco-mini.
+#   cam          the coco-mini CAM baseline (cam-inhead; reuse its iter_300.pth with
+#                --checkpoint cam=...): stage 1 of PSA is a plain CAM classifier
+#   seeds        its CAM seeds on the training images (the row's seed mIoU, role seeds)
+#   aff_labels   offline affinity labels from those CAMs (two CRFs, alpha 4 / 32)
+#   affinitynet  this config, trained on aff_labels (--pseudo-label-dir)
+#   pseudo_labels the random walk of the CAMs with the trained AffinityNet (beta 8, logt 8,
+#                alpha 16: the background comes from the power alpha, no swept bg_thr)
+#   stage2       the shared DeepLabV3+ stage 2 of every coco-mini row, then its val test
+_cam = 'configs/cam/cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+_aff_labels = 'configs/affinitynet/affinitynet-labels_cam-effnet-lite0_coco-mini-voc.py'
+_rw = 'configs/affinitynet/affinitynet-rw_cam-effnet-lite0_coco-mini-voc.py'
+_seg = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+wsss_recipe = dict(steps=[
+    dict(name='cam', kind='train', config=_cam),
+    dict(name='seeds', kind='test', config=_cam, checkpoint='cam', role='seeds'),
+    dict(name='aff_labels', kind='labels', config=_aff_labels, checkpoint='cam'),
+    dict(name='affinitynet', kind='train', config='this', labels='aff_labels'),
+    dict(
+        name='pseudo_labels',
+        kind='labels',
+        config=_rw,
+        checkpoint='cam',
+        cfg_options={'pseudo_label_cfg.refiners.0.model.checkpoint': '{checkpoint:affinitynet}'}),
+    dict(name='label_eval', kind='eval_labels', labels='pseudo_labels', config=_rw),
+    dict(name='stage2', kind='train', config=_seg, labels='pseudo_labels'),
+    dict(name='stage2_val', kind='test', config=_seg, checkpoint='stage2', role='final'),
+])

@@ -64,6 +64,8 @@ train_dataloader = dict(
         data_root=data_root,
         ann_file='ImageSets/Segmentation/train.txt',
         data_prefix=dict(img_path='JPEGImages', seg_map_path=ir_label_dir),
+        # tools/train.py --pseudo-label-dir (the recipe below) replaces ir_label_dir
+        pseudo_label_dir=None,
         pipeline=train_pipeline))
 val_dataloader = None
 val_evaluator = None
@@ -84,3 +86,32 @@ param_scheduler = [
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+
+# tools/run_pipeline.py / tools/benchmark.py: IRN's whole chain on coco-mini.
+#   cam          the coco-mini CAM baseline (cam-inhead; reuse its iter_300.pth with
+#                --checkpoint cam=...): IRN's step 1 trains a plain CAM classifier
+#   seeds        its CAM seeds on the training images (the row's seed mIoU, role seeds)
+#   ir_labels    IRN's cam_to_ir_label from those CAMs (fg 0.30 / bg 0.05, CRF)
+#   irn          this config, trained on ir_labels (--pseudo-label-dir)
+#   pseudo_labels the random walk of the CAMs with the trained IRN (beta 10, exp_times 8,
+#                sem_seg_bg_thres 0.25 fixed in the refiner, as IRN: no swept bg_thr)
+#   stage2       the shared DeepLabV3+ stage 2 of every coco-mini row, then its val test
+_cam = 'configs/cam/cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+_ir_labels = 'configs/irn/irn-labels_cam-effnet-lite0_coco-mini-voc.py'
+_rw = 'configs/irn/irn-rw_cam-effnet-lite0_coco-mini-voc.py'
+_seg = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+wsss_recipe = dict(steps=[
+    dict(name='cam', kind='train', config=_cam),
+    dict(name='seeds', kind='test', config=_cam, checkpoint='cam', role='seeds'),
+    dict(name='ir_labels', kind='labels', config=_ir_labels, checkpoint='cam'),
+    dict(name='irn', kind='train', config='this', labels='ir_labels'),
+    dict(
+        name='pseudo_labels',
+        kind='labels',
+        config=_rw,
+        checkpoint='cam',
+        cfg_options={'pseudo_label_cfg.refiners.0.model.checkpoint': '{checkpoint:irn}'}),
+    dict(name='label_eval', kind='eval_labels', labels='pseudo_labels', config=_rw),
+    dict(name='stage2', kind='train', config=_seg, labels='pseudo_labels'),
+    dict(name='stage2_val', kind='test', config=_seg, checkpoint='stage2', role='final'),
+])
