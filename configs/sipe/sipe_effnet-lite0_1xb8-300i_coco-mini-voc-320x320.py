@@ -76,3 +76,34 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# tools/run_pipeline.py / tools/benchmark.py: SIPE's chain (README "How to run on coco-mini").
+#   stage1         tools/train.py on this config (reuse work_dirs/q9/sipe/iter_300.pth)
+#   seeds          sipe-seeds: IS-CAM (4 scales x flip) argmax with the learned bg channel,
+#                  no threshold sweep
+#   ir_labels      SIPE's cam2ir.py: IR labels from the IS-CAM and its bg channel
+#   irn            the coco-mini IRN (configs/irn) trained on them (--pseudo-label-dir)
+#   pseudo_labels  SIPE's make_seg_labels.py: IRN walk of IS-CAM ** 1.5, bg channel included
+#   stage2         the shared DeepLabV3+ stage 2 of every coco-mini row, then its val test
+# Paths, not 'this': the sipe-seeds / -irlabels / -rw configs inherit this recipe.
+_this = 'configs/sipe/sipe_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+_seeds = 'configs/sipe/sipe-seeds_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+_ir_labels = 'configs/sipe/sipe-irlabels_effnet-lite0_coco-mini-voc.py'
+_rw = 'configs/sipe/sipe-rw_effnet-lite0_coco-mini-voc.py'
+_irn = 'configs/irn/irn_effnet-lite0_1xb8-300i_coco-mini-voc-pl-ir-320x320.py'
+_seg = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+wsss_recipe = dict(steps=[
+    dict(name='stage1', kind='train', config=_this),
+    dict(name='seeds', kind='test', config=_seeds, checkpoint='stage1', role='seeds'),
+    dict(name='ir_labels', kind='labels', config=_ir_labels, checkpoint='stage1'),
+    dict(name='irn', kind='train', config=_irn, labels='ir_labels'),
+    dict(
+        name='pseudo_labels',
+        kind='labels',
+        config=_rw,
+        checkpoint='stage1',
+        cfg_options={'pseudo_label_cfg.refiners.1.model.checkpoint': '{checkpoint:irn}'}),
+    dict(name='label_eval', kind='eval_labels', labels='pseudo_labels', config=_rw),
+    dict(name='stage2', kind='train', config=_seg, labels='pseudo_labels'),
+    dict(name='stage2_val', kind='test', config=_seg, checkpoint='stage2', role='final'),
+])
