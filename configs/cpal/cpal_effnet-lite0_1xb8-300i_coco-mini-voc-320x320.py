@@ -78,3 +78,27 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# Pseudo labels = PA-CAM's argmax with its learned bg channel (the seeds' own rule): the bg
+# channel reaches tools/generate_pseudo_labels.py as metainfo 'bg_cam'.
+pseudo_label_cfg = dict(refiners=[dict(type='BackgroundFromMeta', key='bg_cam')])
+
+# tools/run_pipeline.py / tools/benchmark.py: the chain behind the README's measured numbers.
+#   stage1         tools/train.py on this config (reuse work_dirs/cpal_coco-mini/iter_300.pth)
+#   seeds          cpal-seeds: PA-CAM (4 scales x flip) argmax with its bg, CAMMetric on
+#                  pred_sem_seg, no threshold sweep
+#   pseudo_labels  the same argmax (BackgroundFromMeta above) on the training images: CPAL's
+#                  IRN / CRF mask step is not configured here (README, "Left out")
+#   stage2         the shared DeepLabV3+ stage 2 of every coco-mini row, then its val test
+# Paths, not 'this': cpal-seeds / cpal-ext inherit this recipe.
+_this = 'configs/cpal/cpal_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+_seeds = 'configs/cpal/cpal-seeds_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+_seg = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+wsss_recipe = dict(steps=[
+    dict(name='stage1', kind='train', config=_this),
+    dict(name='seeds', kind='test', config=_seeds, checkpoint='stage1', role='seeds'),
+    dict(name='pseudo_labels', kind='labels', config=_this, checkpoint='stage1'),
+    dict(name='label_eval', kind='eval_labels', labels='pseudo_labels', config=_this),
+    dict(name='stage2', kind='train', config=_seg, labels='pseudo_labels'),
+    dict(name='stage2_val', kind='test', config=_seg, checkpoint='stage2', role='final'),
+])

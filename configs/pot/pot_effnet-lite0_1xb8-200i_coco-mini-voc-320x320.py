@@ -93,3 +93,46 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# Pseudo labels = POT's argmax with its own background (the seeds' rule): the bg channel
+# reaches tools/generate_pseudo_labels.py as metainfo 'bg_cam'.
+pseudo_label_cfg = dict(refiners=[dict(type='BackgroundFromMeta', key='bg_cam')])
+
+# tools/run_pipeline.py / tools/benchmark.py: the chain behind the README's measured numbers.
+#   cam            the coco-mini CAM baseline (reuse work_dirs/cam-inhead_coco-mini/iter_300.pth)
+#   ext_cams       its CAM files on the training images (generate_pseudo_labels.py --save-cams,
+#                  the README's first command): the stand-in CLIP-ES CAM files, read through
+#                  model.cam_heads.pot.clip_cam_dir by every step of this model
+#   stage1         tools/train.py on this config (reuse work_dirs/q10/pot/iter_200.pth)
+#   seeds          tools/test.py of this config on the training images: IS_CAM + IS_CAM1
+#                  fused, argmax with its bg, CAMMetric on pred_sem_seg, no threshold sweep
+#   pseudo_labels  the same argmax (BackgroundFromMeta above); no IRN step (commented out in
+#                  the release's run_voc.sh, README)
+#   stage2         the shared DeepLabV3+ stage 2 of every coco-mini row, then its val test
+_this = 'configs/pot/pot_effnet-lite0_1xb8-200i_coco-mini-voc-320x320.py'
+_cam = 'configs/cam/cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+_seg = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+_ext = {'model.cam_heads.pot.clip_cam_dir': '{dir:ext_cams}/cams_out'}
+wsss_recipe = dict(steps=[
+    dict(name='cam', kind='train', config=_cam),
+    dict(
+        name='ext_cams',
+        kind='tool',
+        script='tools/generate_pseudo_labels.py',
+        args=[
+            _cam, '{checkpoint:cam}', '--data-root', '{data_root}', '--out-dir', '{out}/cams_out',
+            '--save-cams'
+        ]),
+    dict(name='stage1', kind='train', config=_this, cfg_options=_ext),
+    dict(
+        name='seeds',
+        kind='test',
+        config=_this,
+        checkpoint='stage1',
+        cfg_options=_ext,
+        role='seeds'),
+    dict(name='pseudo_labels', kind='labels', config=_this, checkpoint='stage1', cfg_options=_ext),
+    dict(name='label_eval', kind='eval_labels', labels='pseudo_labels', config=_this),
+    dict(name='stage2', kind='train', config=_seg, labels='pseudo_labels'),
+    dict(name='stage2_val', kind='test', config=_seg, checkpoint='stage2', role='final'),
+])

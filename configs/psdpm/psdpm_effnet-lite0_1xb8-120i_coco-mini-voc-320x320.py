@@ -111,3 +111,45 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# Pseudo labels = PSDPM's argmax with its own background (the seeds' rule): the bg channel
+# reaches tools/generate_pseudo_labels.py as metainfo 'bg_cam'.
+pseudo_label_cfg = dict(refiners=[dict(type='BackgroundFromMeta', key='bg_cam')])
+
+# tools/run_pipeline.py / tools/benchmark.py: the chain behind the README's measured numbers.
+#   cam            the coco-mini CAM baseline (reuse work_dirs/cam-inhead_coco-mini/iter_300.pth)
+#   ext_cams       its CAM files on the training images (generate_pseudo_labels.py --save-cams,
+#                  the README's first command): the stand-in baseline maps, read through
+#                  model.loss_terms.0.baseline_dir by every step of this model
+#   stage1         tools/train.py on this config (reuse work_dirs/psdpm_coco-mini/iter_120.pth)
+#   seeds          tools/test.py of this config on the training images: IS_CAM1, bg + 0.4, argmax,
+#                  CAMMetric on pred_sem_seg, no threshold sweep
+#   pseudo_labels  the same argmax (BackgroundFromMeta above), no further refinement step
+#   stage2         the shared DeepLabV3+ stage 2 of every coco-mini row, then its val test
+_this = 'configs/psdpm/psdpm_effnet-lite0_1xb8-120i_coco-mini-voc-320x320.py'
+_cam = 'configs/cam/cam-inhead_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+_seg = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+_ext = {'model.loss_terms.0.baseline_dir': '{dir:ext_cams}/cams_out'}
+wsss_recipe = dict(steps=[
+    dict(name='cam', kind='train', config=_cam),
+    dict(
+        name='ext_cams',
+        kind='tool',
+        script='tools/generate_pseudo_labels.py',
+        args=[
+            _cam, '{checkpoint:cam}', '--data-root', '{data_root}', '--out-dir', '{out}/cams_out',
+            '--save-cams'
+        ]),
+    dict(name='stage1', kind='train', config=_this, cfg_options=_ext),
+    dict(
+        name='seeds',
+        kind='test',
+        config=_this,
+        checkpoint='stage1',
+        cfg_options=_ext,
+        role='seeds'),
+    dict(name='pseudo_labels', kind='labels', config=_this, checkpoint='stage1', cfg_options=_ext),
+    dict(name='label_eval', kind='eval_labels', labels='pseudo_labels', config=_this),
+    dict(name='stage2', kind='train', config=_seg, labels='pseudo_labels'),
+    dict(name='stage2_val', kind='test', config=_seg, checkpoint='stage2', role='final'),
+])
