@@ -128,3 +128,23 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# tools/run_pipeline.py / tools/benchmark.py: the chain behind the README's measured numbers.
+#   stage1         tools/train.py on this config (reuse work_dirs/mupvss_coco-mini/iter_208.pth)
+#   seeds          mupvss-seeds: the search maps on the training images, CAMMetric threshold
+#                  sweep 0.05-0.95
+#   pseudo_labels  this config's CAMs on the training images (pseudo_label_dataloader) with a
+#                  background threshold, at the sweep's best bg_thr (the CAM-baseline protocol)
+#   stage2         the shared DeepLabV3+ stage 2 of every coco-mini row, then its val test
+# Paths, not 'this': mupvss-seeds inherits this recipe.
+_this = 'configs/mupvss/mupvss_effnet-lite0_1xb4-208i_coco-mini-voc-256x256.py'
+_seeds = 'configs/mupvss/mupvss-seeds_effnet-lite0_1xb4-208i_coco-mini-voc-256x256.py'
+_seg = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+wsss_recipe = dict(steps=[
+    dict(name='stage1', kind='train', config=_this),
+    dict(name='seeds', kind='test', config=_seeds, checkpoint='stage1', role='seeds'),
+    dict(name='pseudo_labels', kind='labels', config=_this, checkpoint='stage1', bg_thr='seeds'),
+    dict(name='label_eval', kind='eval_labels', labels='pseudo_labels', config=_this),
+    dict(name='stage2', kind='train', config=_seg, labels='pseudo_labels'),
+    dict(name='stage2_val', kind='test', config=_seg, checkpoint='stage2', role='final'),
+])

@@ -118,3 +118,59 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=42)
+
+# tools/run_pipeline.py / tools/benchmark.py: the chain behind the README's measured numbers.
+#   proto_images   tools/pbip_prototypes.py crop: per-class prototype images (the GT-mask box
+#                  of each class in each coco-mini TRAINING image, the README's stand-in for
+#                  PBIP's curated histology images)
+#   prototypes     tools/pbip_prototypes.py build: frozen DINOv2 ViT-S/14, k = 3 per class;
+#                  every step of this model reads the bank through the heads' checkpoint
+#   stage1         tools/train.py on this config (reuse work_dirs/q8/pbip/iter_208.pth)
+#   seeds          the 'sweep' half of pbip-seeds: the fused CAMs on the TRAINING images with
+#                  the CAM baseline's threshold sweep (the README's fair comparison on photos),
+#                  set on this config's single evaluator (the pipeline's curve option,
+#                  test_evaluator.out_file, cannot address pbip-seeds' evaluator list)
+#   pseudo_labels  the fused CAMs at the sweep's best bg_thr: PBIP's never-background rule
+#                  (made for histology, where every pixel is tissue) would label a photo's
+#                  background as some object
+#   stage2         the shared DeepLabV3+ stage 2 of every coco-mini row, then its val test
+# Paths, not 'this': pbip-seeds inherits this recipe.
+_this = 'configs/pbip/pbip_effnet-lite0_1xb4-208i_coco-mini-voc-224x224.py'
+_sweep = {
+    'test_dataloader.dataset.ann_file': 'ImageSets/Segmentation/train.txt',
+    'test_evaluator.source': 'cams',
+    'test_evaluator.exclude_background': False,
+}
+_seg = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+_bank = '{dir:prototypes}/protos.npz'
+_protos = {f'model.cam_heads.{h}.checkpoint': _bank for h in ('cam2', 'cam3', 'cam4')}
+wsss_recipe = dict(steps=[
+    dict(
+        name='proto_images',
+        kind='tool',
+        script='tools/pbip_prototypes.py',
+        args=['crop', '{data_root}', '{out}/images']),
+    dict(
+        name='prototypes',
+        kind='tool',
+        script='tools/pbip_prototypes.py',
+        args=['build', _this, '{dir:proto_images}/images', '{out}/protos.npz']),
+    dict(name='stage1', kind='train', config=_this, cfg_options=_protos),
+    dict(
+        name='seeds',
+        kind='test',
+        config=_this,
+        checkpoint='stage1',
+        cfg_options=dict(_protos, **_sweep),
+        role='seeds'),
+    dict(
+        name='pseudo_labels',
+        kind='labels',
+        config=_this,
+        checkpoint='stage1',
+        bg_thr='seeds',
+        cfg_options=_protos),
+    dict(name='label_eval', kind='eval_labels', labels='pseudo_labels', config=_this),
+    dict(name='stage2', kind='train', config=_seg, labels='pseudo_labels'),
+    dict(name='stage2_val', kind='test', config=_seg, checkpoint='stage2', role='final'),
+])

@@ -35,3 +35,25 @@ model = dict(
                 mining_skip=3,
                 hard_ratio=0.6))
     ])
+
+# tools/run_pipeline.py / tools/benchmark.py: the chain behind the README's measured numbers,
+# written out (not SEAM's inherited recipe, so that a change there does not move this row).
+#   stage1         tools/train.py on this config (reuse work_dirs/q6/ppc/iter_208.pth)
+#   seeds          tools/test.py of this config: its test split is TRAIN and its evaluator a
+#                  CAMMetric threshold sweep (PCM output, SEAM's inference)
+#   pseudo_labels  the same CAMs on the training images at the sweep's best bg_thr (CAM labels
+#                  with a background threshold; no AffinityNet walk was run on coco-mini)
+#   stage2         the shared DeepLabV3+ stage 2 of every coco-mini row, then its val test
+_this = 'configs/ppc/ppc_effnet-lite0_1xb4-208i_coco-mini-voc-256x256.py'
+_seg = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+wsss_recipe = dict(
+    _delete_=True,
+    steps=[
+        dict(name='stage1', kind='train', config=_this),
+        dict(name='seeds', kind='test', config=_this, checkpoint='stage1', role='seeds'),
+        dict(
+            name='pseudo_labels', kind='labels', config=_this, checkpoint='stage1', bg_thr='seeds'),
+        dict(name='label_eval', kind='eval_labels', labels='pseudo_labels', config=_this),
+        dict(name='stage2', kind='train', config=_seg, labels='pseudo_labels'),
+        dict(name='stage2_val', kind='test', config=_seg, checkpoint='stage2', role='final'),
+    ])

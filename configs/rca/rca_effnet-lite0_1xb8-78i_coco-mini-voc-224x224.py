@@ -101,3 +101,36 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# tools/run_pipeline.py / tools/benchmark.py: the chain behind the README's measured numbers.
+#   stage1         tools/train.py on this config; the accumulated attention maps go to the
+#                  step's own folder (model.loss_terms.3.att_dir) instead of att_dir above
+#   seeds          tools/test.py of this config: the live fine map on the training images,
+#                  CAMMetric threshold sweep
+#   pseudo_labels  tools/rca_gen_labels.py: RCA's own labels from the accumulated attention
+#                  (CRF with bg = (1 - max)^4, no saliency); no bg threshold
+#   stage2         the shared DeepLabV3+ stage 2 of every coco-mini row, then its val test
+# The attention maps are written by the training run, so a reused stage-1 checkpoint
+# (--checkpoint stage1=...) needs its maps in work_dir/stage1/att.
+_this = 'configs/rca/rca_effnet-lite0_1xb8-78i_coco-mini-voc-224x224.py'
+_seg = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+wsss_recipe = dict(steps=[
+    dict(
+        name='stage1',
+        kind='train',
+        config=_this,
+        cfg_options={'model.loss_terms.3.att_dir': '{out}/att'}),
+    dict(name='seeds', kind='test', config=_this, checkpoint='stage1', role='seeds'),
+    dict(
+        name='pseudo_labels',
+        kind='tool',
+        script='tools/rca_gen_labels.py',
+        args=[
+            '{dir:stage1}/att', '{data_root}/JPEGImages', '{out}/labels', '--split',
+            '{data_root}/ImageSets/Segmentation/train.txt'
+        ],
+        label_out='{out}/labels'),
+    dict(name='label_eval', kind='eval_labels', labels='pseudo_labels', config=_this),
+    dict(name='stage2', kind='train', config=_seg, labels='pseudo_labels'),
+    dict(name='stage2_val', kind='test', config=_seg, checkpoint='stage2', role='final'),
+])
