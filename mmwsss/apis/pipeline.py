@@ -521,8 +521,9 @@ class PipelineRunner:
             cmd = [self.python, self._tool('test.py'), step.config]
             cmd += self._checkpoint_of(step, options)
             cmd += ['--work-dir', out, '--metrics-out', metrics] + self._data_args()
-            if _uses_cam_metric(step.config):
-                options.append(f'test_evaluator.out_file={osp.join(out, "curve.json")}')
+            curve_key = cam_metric_option(step.config)
+            if curve_key:
+                options.append(f'{curve_key}={osp.join(out, "curve.json")}')
             return cmd + self._options(options), {}
         if step.kind == 'labels':
             label_dir = osp.join(out, 'labels')
@@ -693,11 +694,16 @@ def _read_json(path: str) -> dict:
         raise PipelineError(f'cannot read {path}: {e}') from e
 
 
-def _uses_cam_metric(config: str) -> bool:
+def cam_metric_option(config: str) -> Optional[str]:
+    """The ``--cfg-options`` key of the test evaluator's CAMMetric ``out_file`` (its
+    sweep curve): ``test_evaluator.out_file``, ``test_evaluator.<i>.out_file`` for the
+    first CAMMetric of a list of evaluators, None without one."""
     evaluator = Config.fromfile(config).get('test_evaluator')
-    items = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
-    return any(
-        isinstance(e, dict) and str(e.get('type', '')).split('.')[-1] == 'CAMMetric' for e in items)
+    is_list = isinstance(evaluator, (list, tuple))
+    for i, e in enumerate(evaluator if is_list else [evaluator]):
+        if isinstance(e, dict) and str(e.get('type', '')).split('.')[-1] == 'CAMMetric':
+            return f'test_evaluator.{i}.out_file' if is_list else 'test_evaluator.out_file'
+    return None
 
 
 def label_eval_inputs(config: str, data_root: Optional[str] = None) -> tuple:

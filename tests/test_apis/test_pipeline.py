@@ -388,3 +388,21 @@ def test_reused_checkpoint_takes_its_training_time_from_the_logs(tmp_path):
     assert logged_train_seconds(str(work / 'iter_30.pth')) == 40.0 + 5.0
     assert logged_train_seconds(str(work / 'iter_20.pth')) == 40.0
     assert logged_train_seconds(str(tmp_path / 'nolog' / 'iter_5.pth')) is None
+
+
+def test_curve_option_finds_the_cam_metric_in_a_list_of_evaluators(tmp_path):
+    """A seeds config with two evaluators (PBIP's own metric + the sweep) must get the
+    curve file on its CAMMetric by index: a plain test_evaluator.out_file on a list
+    fails in mmengine (list indices must be integers)."""
+    from mmwsss.apis.pipeline import cam_metric_option
+    for evaluator, key in [(dict(type='mmwsss.CAMMetric'), 'test_evaluator.out_file'),
+                           ([dict(type='IoUMetric'),
+                             dict(type='CAMMetric')], 'test_evaluator.1.out_file'),
+                           (dict(type='IoUMetric'), None)]:
+        path = tmp_path / 'c.py'
+        path.write_text(f'test_evaluator = {evaluator!r}\n')
+        assert cam_metric_option(str(path)) == key
+        if key:
+            cfg = Config.fromfile(str(path))
+            cfg.merge_from_dict({key: 'curve.json'})
+            assert 'curve.json' in repr(cfg.test_evaluator)
