@@ -76,3 +76,24 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# ---- the whole WSSS recipe (tools/run_pipeline.py, tools/benchmark.py) ----
+# stage1         tools/train.py on this config (ACR's own training).
+# seeds          tools/test.py of acr-seeds_vits14-dinov2_1xb2-520i_coco-mini-voc-168x168.py
+#                on the training images: GETAM (gradient-attention CAM, one scale + flip, affinity
+#                on), as ACR's evaluation.py --curve, CAMMetric threshold sweep
+#                (the chain behind the README's measured seeds).
+# pseudo_labels  tools/generate_pseudo_labels.py of the same seeds config (its test_dataloader
+#                is the training split), at the sweep's best bg_thr: ACR picks its
+#                background threshold from that curve.
+# stage2         the shared DeepLabV3+ (EfficientNet-Lite0) on those labels, then its val test:
+#                the same stage 2 for every row of the benchmark.
+# Paths, not 'this': the seeds config inherits this recipe and must expand to the same steps.
+_acr_train = 'configs/acr/acr_vits14-dinov2_1xb2-520i_coco-mini-voc-168x168.py'
+_acr_seeds = 'configs/acr/acr-seeds_vits14-dinov2_1xb2-520i_coco-mini-voc-168x168.py'
+wsss_recipe = dict(
+    stage1=_acr_train,
+    seeds=_acr_seeds,
+    pseudo_labels=_acr_seeds,
+    bg_thr='seeds',
+    stage2='configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py')

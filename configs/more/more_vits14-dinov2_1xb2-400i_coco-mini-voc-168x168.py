@@ -134,3 +134,25 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# ---- the whole WSSS recipe (tools/run_pipeline.py, tools/benchmark.py) ----
+# stage1         tools/train.py on this config (MoRe's own training).
+# seeds          tools/test.py of more-seeds_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py
+#                on the training images: the final CAM with ground-truth tags, MoRe's scales
+#                (1, 0.5, 0.75, 1.5) + flip, CAMMetric threshold sweep
+#                (the chain behind the README's measured seeds).
+# pseudo_labels  tools/generate_pseudo_labels.py of the same seeds config (its test_dataloader
+#                is the training split), at the sweep's best bg_thr: MoRe has no offline label step
+#                (its seg head learns online from PAR-refined CAMs); the offline labels are
+#                its measured seeds, thresholded, without PAR.
+# stage2         the shared DeepLabV3+ (EfficientNet-Lite0) on those labels, then its val test:
+#                the same stage 2 for every row of the benchmark.
+# Paths, not 'this': the seeds config inherits this recipe and must expand to the same steps.
+_more_train = 'configs/more/more_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py'
+_more_seeds = 'configs/more/more-seeds_vits14-dinov2_1xb2-400i_coco-mini-voc-168x168.py'
+wsss_recipe = dict(
+    stage1=_more_train,
+    seeds=_more_seeds,
+    pseudo_labels=_more_seeds,
+    bg_thr='seeds',
+    stage2='configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py')

@@ -91,3 +91,27 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# ---- the whole WSSS recipe (tools/run_pipeline.py, tools/benchmark.py) ----
+# stage1         tools/train.py on this config (XArch's own training).
+# seeds          tools/test.py of
+#                xarch-seeds_effnet-lite0-vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py on
+#                the training images: the ViT's final CAM (the config's cam_head='cam_vit', the
+#                predicting branch), scales (1, 0.5, 1.5) + flip, CAMMetric threshold sweep
+#                (the chain behind the README's measured seeds).
+# pseudo_labels  tools/generate_pseudo_labels.py of the same seeds config (its test_dataloader
+#                is the training split), at the sweep's best bg_thr: the networks learn
+#                online from PAR-refined CAMs; the offline labels are the ViT's measured seeds,
+#                thresholded, without PAR (the CNN's: model.test_cfg.cam_head=cam_cnn).
+# stage2         the shared DeepLabV3+ (EfficientNet-Lite0) on those labels, then its val test:
+#                the same stage 2 for every row of the benchmark.
+# Paths, not 'this': the seeds config inherits this recipe and must expand to the same steps.
+_xarch_train = 'configs/xarch/xarch_effnet-lite0-vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py'
+_xarch_seeds = ('configs/xarch/'
+                'xarch-seeds_effnet-lite0-vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py')
+wsss_recipe = dict(
+    stage1=_xarch_train,
+    seeds=_xarch_seeds,
+    pseudo_labels=_xarch_seeds,
+    bg_thr='seeds',
+    stage2='configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py')
