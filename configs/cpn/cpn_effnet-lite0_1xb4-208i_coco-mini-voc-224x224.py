@@ -93,3 +93,20 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# ---- the whole WSSS recipe (tools/run_pipeline.py, tools/benchmark.py) ----
+# stage1         tools/train.py on this config (CPN's own training).
+# seeds          tools/test.py of this config: its test_dataloader is the TRAINING split
+#                and its evaluator a CAMMetric threshold sweep (PCM + PRCM output,
+#                preset='seam'), the chain behind the README's measured seeds.
+# pseudo_labels  tools/generate_pseudo_labels.py of this config (the same training images and
+#                CAMs) at the sweep's best bg_thr: CAM labels with a
+#                background threshold (the paper's random-walk stage was not run on coco-mini).
+# stage2         the shared DeepLabV3+ (EfficientNet-Lite0) on those labels, then its val test:
+#                the same stage 2 for every row of the benchmark.
+wsss_recipe = dict(
+    stage1='this',
+    seeds='this',
+    pseudo_labels='this',
+    bg_thr='seeds',
+    stage2='configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py')

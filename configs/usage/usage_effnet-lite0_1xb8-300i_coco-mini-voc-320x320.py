@@ -69,3 +69,23 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# ---- the whole WSSS recipe (tools/run_pipeline.py, tools/benchmark.py) ----
+# stage1         tools/train.py on this config (USAGE's own training).
+# seeds          tools/test.py of usage-seeds_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py
+#                on the training images: IRN-style CAM inference, CAMMetric threshold sweep
+#                (the chain behind the README's measured seeds).
+# pseudo_labels  tools/generate_pseudo_labels.py of the same seeds config (its test_dataloader
+#                is the training split), at the sweep's best bg_thr: CAM labels with a
+#                background threshold, as the CAM baseline's.
+# stage2         the shared DeepLabV3+ (EfficientNet-Lite0) on those labels, then its val test:
+#                the same stage 2 for every row of the benchmark.
+# Paths, not 'this': the seeds config inherits this recipe and must expand to the same steps.
+_usage_train = 'configs/usage/usage_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+_usage_seeds = 'configs/usage/usage-seeds_effnet-lite0_1xb8-300i_coco-mini-voc-320x320.py'
+wsss_recipe = dict(
+    stage1=_usage_train,
+    seeds=_usage_seeds,
+    pseudo_labels=_usage_seeds,
+    bg_thr='seeds',
+    stage2='configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py')
