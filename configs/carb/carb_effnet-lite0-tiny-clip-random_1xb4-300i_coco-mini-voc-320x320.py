@@ -106,3 +106,13 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# tools/run_pipeline.py: CARB is single-stage. Its pseudo labels are the CLIP masks made
+# online inside the training step (no CAM seeds, no offline label file), and the network it
+# trains IS the segmenter, so there is no seeds / labels / stage-2 step to declare:
+#   stage1       tools/train.py THIS (online CLIP masks, warm-up, then region balancing)
+#   stage1_val   tools/test.py THIS on coco-mini val: the final (segmenter) mIoU
+wsss_recipe = dict(steps=[
+    dict(name='stage1', kind='train', config='this'),
+    dict(name='stage1_val', kind='test', config='this', checkpoint='stage1', role='final'),
+])

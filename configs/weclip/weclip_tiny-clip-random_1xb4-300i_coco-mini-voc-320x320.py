@@ -79,3 +79,14 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=1)
+
+# tools/run_pipeline.py: WeCLIP is single-stage. Its pseudo labels are the frozen CLIP's
+# CLIP-ES CAMs refined online (RFM, PAR) inside the training step, and the decoder it trains
+# IS the segmenter, so there is no seeds / offline labels / stage-2 step to declare:
+#   stage1       tools/train.py THIS
+#   stage1_val   tools/test.py THIS on coco-mini val (multi-scale + flip + CRF): the final
+#                (segmenter) mIoU
+wsss_recipe = dict(steps=[
+    dict(name='stage1', kind='train', config='this'),
+    dict(name='stage1_val', kind='test', config='this', checkpoint='stage1', role='final'),
+])
