@@ -92,3 +92,42 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# tools/run_pipeline.py: CLIMS's whole chain (official run_sample.py: train_cam ->
+# eval_cam -> cam_to_ir_label -> train_irn -> make_sem_seg_labels -> eval_sem_seg) on the
+# coco-mini configs, then the shared DeepLabV3+ stage 2:
+#   stage1         tools/train.py THIS (starts from the CAM baseline, see cam_checkpoint)
+#   seeds          clims-seeds_*: the CAMs on the training images, CAMMetric sweep (what the
+#                  README's 27.61 is)
+#   ir_labels      clims-irlabels_*: cam_to_ir_label (conf_fg 0.30 / conf_bg 0.10 + CRF)
+#   irn            the coco-mini IRN trained on those IR labels (PseudoLabelDataset's
+#                  pseudo_label_dir, made absolute, replaces its data-root-relative
+#                  seg_map_path)
+#   pseudo_labels  clims-rw_*: IRN random walk (sem_seg_bg_thres 0.2, CLIMS's own value,
+#                  so bg_thr stays the config's) with this run's IRN checkpoint
+#   label_eval, stage2 (the shared DeepLabV3+ config), stage2_val
+_clims_dir = 'configs/clims/'
+_clims_seeds = _clims_dir + 'clims-seeds_effnet-lite0_1xb8-195i_coco-mini-voc-320x320.py'
+_clims_ir = _clims_dir + 'clims-irlabels_effnet-lite0_coco-mini-voc.py'
+_clims_rw = _clims_dir + 'clims-rw_effnet-lite0_coco-mini-voc.py'
+_irn = 'configs/irn/irn_effnet-lite0_1xb8-300i_coco-mini-voc-pl-ir-320x320.py'
+_stage2 = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+wsss_recipe = dict(steps=[
+    dict(name='stage1', kind='train', config='this'),
+    dict(name='seeds', kind='test', config=_clims_seeds, checkpoint='stage1', role='seeds'),
+    dict(name='ir_labels', kind='labels', config=_clims_ir, checkpoint='stage1'),
+    dict(
+        name='irn',
+        kind='train',
+        config=_irn,
+        cfg_options={'train_dataloader.dataset.pseudo_label_dir': '{labels:ir_labels}'}),
+    dict(
+        name='pseudo_labels',
+        kind='labels',
+        config=_clims_rw,
+        checkpoint='stage1',
+        cfg_options={'pseudo_label_cfg.refiners.0.model.checkpoint': '{checkpoint:irn}'}),
+    dict(name='label_eval', kind='eval_labels', config=_clims_rw, labels='pseudo_labels'),
+    dict(name='stage2', kind='train', config=_stage2, labels='pseudo_labels'),
+    dict(name='stage2_val', kind='test', config=_stage2, checkpoint='stage2', role='final'),
+])
