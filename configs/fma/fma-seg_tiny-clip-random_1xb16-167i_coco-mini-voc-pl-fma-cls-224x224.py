@@ -75,3 +75,42 @@ param_scheduler = [
         by_epoch=False),
 ]
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_iters))
+
+# tools/run_pipeline.py: FMA's whole chain (README "Pipeline and configs", steps 1-6), stage 2
+# on the shared DeepLabV3+ config (configs/fma/deeplabv3plus_effnet-lite0_*-pl-fma-* is that
+# config unchanged and was not measured):
+#   sam          tools/s2c_segment_everything.py --preset fma on the cls config: SAM
+#                quasi-superpixels with levels (seeded random tiny SAM), into this step's
+#                folder (resumable); both SAMS refiners below read them
+#   cls          tools/train.py fma-cls_*: the classification prompt task
+#   coarse       its pseudo labels: CAA at the score + SAMS (bg pow 0.7), the config's bg_thr
+#   coarse_eval  the coarse seeds scored (the README's 7.74)
+#   stage1       tools/train.py THIS on the coarse seeds: the segmentation prompt task
+#   pseudo_labels  the fine seeds (CAA at the CAM + SAMS), the config's bg_thr
+#   label_eval (the README's 10.00), stage2, stage2_val
+_fma_cls = 'configs/fma/fma-cls_tiny-clip-random_1xb16-18i_coco-mini-voc-224x224.py'
+_fma_masks = {'pseudo_label_cfg.refiners.0.mask_dir': '{dir:sam}/masks'}
+_fma_stage2 = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+wsss_recipe = dict(steps=[
+    dict(
+        name='sam',
+        kind='tool',
+        script='tools/s2c_segment_everything.py',
+        args=[
+            '{config}', '--preset', 'fma', '--data-root', '{data_root}', '--out-dir', '{out}/masks'
+        ],
+        config=_fma_cls),
+    dict(name='cls', kind='train', config=_fma_cls),
+    dict(name='coarse', kind='labels', config=_fma_cls, checkpoint='cls', cfg_options=_fma_masks),
+    dict(name='coarse_eval', kind='eval_labels', config=_fma_cls, labels='coarse'),
+    dict(name='stage1', kind='train', config='this', labels='coarse'),
+    dict(
+        name='pseudo_labels',
+        kind='labels',
+        config='this',
+        checkpoint='stage1',
+        cfg_options=_fma_masks),
+    dict(name='label_eval', kind='eval_labels', config='this', labels='pseudo_labels'),
+    dict(name='stage2', kind='train', config=_fma_stage2, labels='pseudo_labels'),
+    dict(name='stage2_val', kind='test', config=_fma_stage2, checkpoint='stage2', role='final'),
+])

@@ -130,3 +130,35 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# tools/run_pipeline.py: S2C's chain (official get_se_map.py, train, infer + eval, then a
+# segmenter on the CAM pseudo labels), stage 2 on the shared DeepLabV3+ config:
+#   sam_segments   tools/s2c_segment_everything.py THIS: SAM "segment everything" maps,
+#                  written into this step's folder (resumable, seeded random tiny SAM)
+#   stage1         tools/train.py THIS reading those maps (LoadSAMSegments is pipeline[1])
+#   seeds          tools/test.py THIS on the training images: CAMMetric sweep
+#   pseudo_labels  the CAM + background threshold (S2C's inference: MS + flip CAM, max-norm,
+#                  a background threshold; its optional CRF is not configured here), at the
+#                  sweep's best threshold as S2C's eval picks it
+#   label_eval, stage2 (the shared DeepLabV3+ config), stage2_val
+_s2c_stage2 = 'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py'
+wsss_recipe = dict(steps=[
+    dict(
+        name='sam_segments',
+        kind='tool',
+        script='tools/s2c_segment_everything.py',
+        args=['{config}', '--data-root', '{data_root}', '--out-dir', '{out}/segments'],
+        config='this'),
+    dict(
+        name='stage1',
+        kind='train',
+        config='this',
+        cfg_options={
+            'train_dataloader.dataset.pipeline.1.segments_dir': '{dir:sam_segments}/segments'
+        }),
+    dict(name='seeds', kind='test', config='this', checkpoint='stage1', role='seeds'),
+    dict(name='pseudo_labels', kind='labels', config='this', checkpoint='stage1', bg_thr='seeds'),
+    dict(name='label_eval', kind='eval_labels', config='this', labels='pseudo_labels'),
+    dict(name='stage2', kind='train', config=_s2c_stage2, labels='pseudo_labels'),
+    dict(name='stage2_val', kind='test', config=_s2c_stage2, checkpoint='stage2', role='final'),
+])
