@@ -59,3 +59,35 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# tools/run_pipeline.py: MedPrompt as this folder composes it into WSSS (README: prompt
+# learning, CAMs from the learned prompts, one LiteMedSAM box per present class, merged by
+# the largest CAM), then the shared DeepLabV3+ stage 2:
+#   stage1         tools/train.py THIS (prompt learning; its val loop runs at the end)
+#   pseudo_labels  tools/test.py THIS on the TRAINING images with --out: the model's own
+#                  pred_sem_seg (CAMs x image labels, LiteMedSAM box masks, CAM merge) is
+#                  written as one PNG per image by IoUMetric's output_dir, and scored there.
+#                  tools/generate_pseudo_labels.py cannot write it: it takes the CAMs
+#                  through a refine chain, and no refiner does MedPrompt's box-SAM merge
+#   label_eval, stage2 (the shared DeepLabV3+ config), stage2_val
+_medprompt_stage2 = (
+    'configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py')
+wsss_recipe = dict(steps=[
+    dict(name='stage1', kind='train', config='this'),
+    dict(
+        name='pseudo_labels',
+        kind='tool',
+        script='tools/test.py',
+        args=[
+            '{config}', '{checkpoint:stage1}', '--work-dir', '{out}', '--out', '{out}/labels',
+            '--data-root', '{data_root}', '--metrics-out', '{out}/metrics.json'
+        ],
+        cfg_options={'test_dataloader.dataset.ann_file': 'ImageSets/Segmentation/train.txt'},
+        label_out='{out}/labels',
+        config='this'),
+    dict(name='label_eval', kind='eval_labels', config='this', labels='pseudo_labels'),
+    dict(name='stage2', kind='train', config=_medprompt_stage2, labels='pseudo_labels'),
+    dict(
+        name='stage2_val', kind='test', config=_medprompt_stage2, checkpoint='stage2',
+        role='final'),
+])

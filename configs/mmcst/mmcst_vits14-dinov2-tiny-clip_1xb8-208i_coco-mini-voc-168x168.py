@@ -100,3 +100,19 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
     visualization=dict(type='mmseg.SegVisualizationHook', draw=False))
 randomness = dict(seed=0)
+
+# tools/run_pipeline.py: MMCST's maps as WSSS pseudo labels (MCTformer's protocol: the
+# localisation maps scored with a background-threshold curve, then thresholded into labels),
+# stage 2 on the shared DeepLabV3+ config:
+#   stage1         tools/train.py THIS
+#   seeds          mmcst-seeds_*: the refined fused maps on the training images, CAMMetric
+#                  sweep (the README's 5.08)
+#   pseudo_labels  THIS (pseudo_label_dataloader: the training images, test pipeline) at the
+#                  sweep's best background threshold
+#   label_eval, stage2, stage2_val
+wsss_recipe = dict(
+    stage1='this',
+    seeds='configs/mmcst/mmcst-seeds_vits14-dinov2-tiny-clip_1xb8-208i_coco-mini-voc-168x168.py',
+    pseudo_labels='this',
+    bg_thr='seeds',
+    stage2='configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py')
