@@ -41,6 +41,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='use this trained checkpoint for a train step instead of training')
     parser.add_argument('--until', metavar='STEP', help='stop after this step')
     parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=(),
+        metavar='KEY=VALUE',
+        help='added to every train / test / labels step (after the recipe\'s own), e.g. '
+        'model.clip_checkpoint=None')
+    parser.add_argument(
         '--dry-run', action='store_true', help='print the steps and their commands, run nothing')
     return parser.parse_args(argv)
 
@@ -66,7 +73,8 @@ def main(argv=None) -> dict:
             echo=not args.quiet,
             force=args.force,
             reuse=reuse,
-            until=args.until)
+            until=args.until,
+            cfg_options=args.cfg_options)
         if args.dry_run:
             for step, cmd in runner.dry_run():
                 print(f'{step.name} ({step.kind}):\n  ' + ' '.join(cmd))

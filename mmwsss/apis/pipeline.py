@@ -384,21 +384,31 @@ class PipelineRunner:
         reuse: ``{train step: checkpoint}``: take these trained checkpoints instead of
             training (their wall time is then unknown).
         until: stop after this step (a later run without it goes on from there).
+        cfg_options: ``KEY=VALUE`` strings added to the ``--cfg-options`` of every
+            train / test / labels step, after the step's own (so they win), e.g.
+            ``model.clip_checkpoint=None`` for a random-weight plumbing run; tool
+            scripts and the label evaluation do not get them.
         progress: called with one line per step event (default: print).
     """
 
-    def __init__(self,
-                 steps: Sequence[Step],
-                 work_dir: str,
-                 data_root: Optional[str] = None,
-                 tools_dir: str = 'tools',
-                 echo: bool = True,
-                 python: str = sys.executable,
-                 force: Sequence[str] = (),
-                 reuse: Optional[Dict[str, str]] = None,
-                 until: Optional[str] = None,
-                 progress: Optional[Callable[[str], None]] = None) -> None:
+    def __init__(
+        self,
+        steps: Sequence[Step],
+        work_dir: str,
+        data_root: Optional[str] = None,
+        tools_dir: str = 'tools',
+        echo: bool = True,
+        python: str = sys.executable,
+        force: Sequence[str] = (),
+        reuse: Optional[Dict[str, str]] = None,
+        until: Optional[str] = None,
+        progress: Optional[Callable[[str], None]] = None,
+        cfg_options: Sequence[str] = ()) -> None:
         self.steps = list(steps)
+        bad = [o for o in cfg_options if '=' not in o]
+        if bad:
+            raise PipelineError(f'--cfg-options {bad}: expected KEY=VALUE')
+        self.cfg_options = list(cfg_options)
         self.work_dir = work_dir
         self.data_root = data_root
         self.tools_dir = tools_dir
@@ -501,6 +511,8 @@ class PipelineRunner:
         ]
         if step.kind == 'eval_labels' and options:
             raise PipelineError(f'step {step.name}: eval_labels takes no cfg_options')
+        if step.kind in ('train', 'test', 'labels'):
+            options += self.cfg_options
         if step.kind == 'tool':
             cmd = [self.python, step.script] + [self.expand(str(a), step) for a in step.args or []]
             known = dict(label_dir=self.expand(step.label_out, step)) if step.label_out else {}

@@ -406,3 +406,32 @@ def test_curve_option_finds_the_cam_metric_in_a_list_of_evaluators(tmp_path):
             cfg = Config.fromfile(str(path))
             cfg.merge_from_dict({key: 'curve.json'})
             assert 'curve.json' in repr(cfg.test_evaluator)
+
+
+def test_run_wide_cfg_options_reach_every_tool_step_but_scripts(tmp_path):
+    from mmwsss.apis.pipeline import PipelineRunner
+    steps = recipe_steps(
+        Config(
+            dict(
+                wsss_recipe=dict(steps=[
+                    dict(
+                        name='seeds',
+                        kind='test',
+                        config='this',
+                        cfg_options={'model.test_cfg.flip': False}),
+                    dict(name='pl', kind='labels', config='this'),
+                    dict(name='t', kind='tool', script=CAM, args=['{out}']),
+                    dict(name='ev', kind='eval_labels', config='this', labels='pl'),
+                ]))), CAM)
+    runner = PipelineRunner(
+        steps,
+        str(tmp_path / 'w'),
+        data_root='/tmp/mmwsss_cache/coco-mini-voc',
+        cfg_options=['model.clip_checkpoint=None'])
+    cmds = {s.name: c for s, c in runner.dry_run()}
+    seeds = cmds['seeds'][cmds['seeds'].index('--cfg-options') + 1:]
+    assert seeds[:2] == ['model.test_cfg.flip=False', 'model.clip_checkpoint=None']
+    assert 'model.clip_checkpoint=None' in cmds['pl'] and cmds['pl'].count('--cfg-options') == 1
+    assert not any('clip_checkpoint' in a for a in cmds['t'] + cmds['ev'])
+    with pytest.raises(PipelineError, match='expected KEY=VALUE'):
+        PipelineRunner(steps, str(tmp_path / 'w'), cfg_options=['oops'])
