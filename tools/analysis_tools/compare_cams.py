@@ -202,15 +202,22 @@ def _norm(path: str) -> str:
     return osp.normcase(osp.realpath(path))
 
 
-def predict_method(method: Method, args: argparse.Namespace, img_paths: Optional[List[str]],
-                   indices: Optional[List[int]]) -> tuple:
+def predict_method(method: Method,
+                   args: argparse.Namespace,
+                   img_paths: Optional[List[str]],
+                   indices: Optional[List[int]],
+                   classes: Optional[List[List[int]]] = None) -> tuple:
     """Build one method's model, predict the images, free the model.
 
     Either ``indices`` (the first method) or ``img_paths`` (the others) says which images.
 
+    Args:
+        classes: per image the classes whose CAMs are kept (default: the image's
+            labelled classes); the others are dropped at once (memory).
     Returns:
-        (img_paths, samples): per image a dict(cams (C, H, W) float at the photo's size,
-        gt (H, W) or None, img_labels, photo (H, W, 3) BGR), and the dataset's class names.
+        (img_paths, samples, class names): per image a dict(cams {class: (H, W) float
+        CAM at the photo's size}, num_cams (C), gt (H, W) or None, img_labels, photo
+        (H, W, 3) BGR), and the dataset's class names.
     """
     options = dict(method.cfg_options)
     options.update(args.cfg_options or {})
@@ -239,7 +246,7 @@ def predict_method(method: Method, args: argparse.Namespace, img_paths: Optional
     model.to(args.device).eval()
     samples = []
     try:
-        for i in indices:
+        for k, i in enumerate(indices):
             item = dataset[i]
             data = model.data_preprocessor(
                 dict(inputs=[item['inputs']], data_samples=[item['data_samples']]), False)
@@ -251,13 +258,26 @@ def predict_method(method: Method, args: argparse.Namespace, img_paths: Optional
             photo = cv2.imread(sample.metainfo['img_path'])
             if photo is None:
                 raise IOError(f'cannot read image {sample.metainfo["img_path"]}')
-            cams = sample.cams.data.float().cpu()
+            labels = list(sample.metainfo['img_labels'])
+            keep = labels if classes is None else list(classes[k])
+            num_cams = sample.cams.data.shape[0]
+            bad = [c for c in keep if not 0 <= c < num_cams]
+            if bad:
+                raise ValueError(f'{method.name} ({method.config}) gives {num_cams} CAMs for '
+                                 f'{sample.metainfo["img_path"]}, which has no class {bad}: '
+                                 'the methods must share a label space')
+            cams = sample.cams.data[keep].float().cpu()
             if tuple(cams.shape[-2:]) != tuple(photo.shape[:2]):
                 cams = F.interpolate(
                     cams[None], photo.shape[:2], mode='bilinear', align_corners=False)[0]
             gt = sample.gt_sem_seg.data[0].cpu().numpy() if 'gt_sem_seg' in sample else None
             samples.append(
-                dict(cams=cams, gt=gt, img_labels=list(sample.metainfo['img_labels']), photo=photo))
+                dict(
+                    cams=dict(zip(keep, cams)),
+                    num_cams=num_cams,
+                    gt=gt,
+                    img_labels=labels,
+                    photo=photo))
     finally:
         del model  # one model in memory at a time
         gc.collect()
@@ -274,11 +294,12 @@ def main(argv=None) -> int:
     img_paths, first, names = predict_method(methods[0], args, None, indices)
     per_method = [first]
     for method in methods[1:]:
-        _, samples, _ = predict_method(method, args, img_paths, None)
+        _, samples, _ = predict_method(method, args, img_paths, None,
+                                       [ref['img_labels'] for ref in first])
         for path, s, ref in zip(img_paths, samples, first):
-            if s['cams'].shape[0] != ref['cams'].shape[0]:
-                raise ValueError(f'{method.name} ({method.config}) gives {s["cams"].shape[0]} '
-                                 f'CAMs for {path}, {methods[0].name} {ref["cams"].shape[0]}: '
+            if s['num_cams'] != ref['num_cams']:
+                raise ValueError(f'{method.name} ({method.config}) gives {s["num_cams"]} '
+                                 f'CAMs for {path}, {methods[0].name} {ref["num_cams"]}: '
                                  'the methods must share a label space')
         per_method.append(samples)
     images = []
@@ -288,10 +309,7 @@ def main(argv=None) -> int:
             dict(
                 img=ref['photo'],
                 classes=classes,
-                cams=[{
-                    c: m[k]['cams'][c]
-                    for c in classes
-                } for m in per_method],
+                cams=[m[k]['cams'] for m in per_method],
                 gts=[m[k]['gt'] for m in per_method]))
     canvas = draw_cam_comparison(images, [m.name for m in methods], names, args.tile_width)
     ext = osp.splitext(args.out)[1] or '.png'
