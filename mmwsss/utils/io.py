@@ -175,6 +175,23 @@ def atomic_write_png(path: str, label: np.ndarray, palette=None) -> None:
     atomic_write(path, lambda f: img.save(f, format='PNG'))
 
 
+def atomic_write_image(path: str, img_bgr: np.ndarray) -> None:
+    """Save an (H, W, 3) uint8 BGR picture (OpenCV order) atomically; the format
+    follows the extension (``.png`` when there is none), an unsupported one is an
+    error naming the file."""
+    import cv2  # only the picture tools need OpenCV here
+
+    def write(tmp: str) -> None:
+        try:
+            ok = cv2.imwrite(tmp, img_bgr)
+        except cv2.error as e:  # OpenCV raises for an extension it has no writer for
+            raise OSError(f'could not write {path}: {e}') from e
+        if not ok:
+            raise OSError(f'could not write {path} (unsupported extension?)')
+
+    _atomic(path, write, osp.splitext(path)[1] or '.png')
+
+
 def atomic_save_npz(path: str, **arrays: np.ndarray) -> None:
     """``np.savez_compressed``, atomically. Object arrays are refused: they would be
     pickled, and a file that needs pickle to be read is a code-execution risk."""

@@ -125,3 +125,16 @@ def test_truncated_npz_named(tmp_path):
         f.write(data[:len(data) // 2])
     with pytest.raises(ValueError, match=r'c\.npz is not a valid \.npz file'):
         read_cams_npz(path)
+
+
+def test_atomic_write_image_refuses_an_unknown_extension_by_name(tmp_path):
+    import cv2
+
+    from mmwsss.utils.io import atomic_write_image
+    img = np.zeros((3, 5, 3), np.uint8)
+    img[1, 2] = (10, 20, 30)
+    atomic_write_image(str(tmp_path / 'a.png'), img)
+    assert np.array_equal(cv2.imread(str(tmp_path / 'a.png')), img)
+    with pytest.raises(OSError, match=r'could not write .*a\.nope'):
+        atomic_write_image(str(tmp_path / 'a.nope'), img)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a.png']  # no temp file left

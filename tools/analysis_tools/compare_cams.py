@@ -46,7 +46,7 @@ import mmwsss  # noqa: F401  (registries, checkpoint allow-list)
 from mmwsss.registry import DATASETS, MODELS
 from mmwsss.utils.checkpoint_compat import load_checkpoint_strict
 from mmwsss.utils.config_utils import load_config
-from mmwsss.utils.io import _atomic
+from mmwsss.utils.io import atomic_write_image
 from mmwsss.visualization.cam_compare import draw_cam_comparison
 
 
@@ -312,15 +312,10 @@ def main(argv=None) -> int:
                 cams=[m[k]['cams'] for m in per_method],
                 gts=[m[k]['gt'] for m in per_method]))
     canvas = draw_cam_comparison(images, [m.name for m in methods], names, args.tile_width)
-    ext = osp.splitext(args.out)[1] or '.png'
-    _atomic(args.out, lambda tmp: cv2.imwrite(tmp, canvas) or _fail(args.out), ext)
+    atomic_write_image(args.out, canvas)
     rows = sum(len(i['classes']) for i in images)
     print(f'{len(methods)} methods x {len(images)} images ({rows} rows) -> {args.out}')
     return 0
-
-
-def _fail(path: str) -> None:
-    raise OSError(f'could not write {path} (unsupported extension?)')
 
 
 if __name__ == '__main__':

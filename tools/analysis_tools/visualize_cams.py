@@ -9,10 +9,8 @@ label masking of its test_cfg), so the picture shows exactly what tools/test.py 
 The drawing is :mod:`mmwsss.visualization.cam_overlay` (also used by CAMVisualizationHook).
 """
 import argparse
-import os.path as osp
 import sys
 
-import cv2
 import torch
 from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
@@ -21,7 +19,7 @@ from mmengine.runner import load_checkpoint
 import mmwsss  # noqa: F401  (registries, checkpoint allow-list)
 from mmwsss.registry import DATASETS, MODELS
 from mmwsss.utils.config_utils import load_config
-from mmwsss.utils.io import _atomic
+from mmwsss.utils.io import atomic_write_image
 from mmwsss.visualization.cam_overlay import draw_cam_samples
 
 
@@ -73,14 +71,9 @@ def main(argv=None) -> int:
         with torch.no_grad():
             samples.append(model.predict(data['inputs'], data['data_samples'])[0])
     canvas = draw_cam_samples(samples, names, args.tile_width)
-    ext = osp.splitext(args.out)[1] or '.png'
-    _atomic(args.out, lambda tmp: cv2.imwrite(tmp, canvas) or _fail(args.out), ext)
+    atomic_write_image(args.out, canvas)
     print(f'{len(samples)} images -> {args.out}')
     return 0
-
-
-def _fail(path: str) -> None:
-    raise OSError(f'could not write {path} (unsupported extension?)')
 
 
 if __name__ == '__main__':

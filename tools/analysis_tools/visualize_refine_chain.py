@@ -39,7 +39,7 @@ from mmwsss.registry import MODELS
 from mmwsss.structures import stack_img_labels
 from mmwsss.utils.checkpoint_compat import load_checkpoint_strict
 from mmwsss.utils.config_utils import load_config
-from mmwsss.utils.io import _atomic
+from mmwsss.utils.io import atomic_write_image
 from mmwsss.visualization.cam_compare import draw_label_row
 
 
@@ -117,14 +117,9 @@ def main(argv=None) -> int:
     if photo is None:
         raise IOError(f'cannot read image {sample.img_path}')
     canvas = draw_label_row(photo, steps, dataset.metainfo['palette'], args.tile_width)
-    ext = osp.splitext(args.out)[1] or '.png'
-    _atomic(args.out, lambda tmp: cv2.imwrite(tmp, canvas) or _fail(args.out), ext)
+    atomic_write_image(args.out, canvas)
     print(f'{sample.img_path}: {" -> ".join(t for t, _ in steps)} -> {args.out}')
     return 0
-
-
-def _fail(path: str) -> None:
-    raise OSError(f'could not write {path} (unsupported extension?)')
 
 
 if __name__ == '__main__':
