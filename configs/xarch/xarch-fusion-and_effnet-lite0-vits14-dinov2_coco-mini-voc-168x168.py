@@ -24,3 +24,7 @@ model = dict(
     bg_thr=0.5)
 test_dataloader = dict(dataset=dict(ann_file='ImageSets/Segmentation/train.txt'))
 test_evaluator = dict(_delete_=True, type='CAMMetric')
+
+# No recipe: the fusion scores two runs trained by their own configs (see its header); the
+# CNN-only recipe it would inherit would train the CNN alone.
+wsss_recipe = None

@@ -18,3 +18,15 @@ model = dict(
             skip_when_off=True),
     ],
     test_cfg=dict(predict_branch='vit', cam_head='cam_vit'))
+
+# Its own recipe (the co-trained parent's would train the parent): this branch alone, its
+# seeds config, labels at the sweep's best threshold, the shared stage 2. Paths, not 'this':
+# the seeds config inherits this recipe.
+_seeds = 'configs/xarch/xarch-vit-only-seeds_vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py'
+wsss_recipe = dict(
+    _delete_=True,
+    stage1='configs/xarch/xarch-vit-only_vits14-dinov2_1xb2-200i_coco-mini-voc-168x168.py',
+    seeds=_seeds,
+    pseudo_labels=_seeds,
+    bg_thr='seeds',
+    stage2='configs/cam/deeplabv3plus_effnet-lite0_1xb8-300i_coco-mini-voc-pl-cam-320x320.py')

@@ -608,6 +608,12 @@ class PipelineRunner:
                     cmd = ['(uses', self.reuse[step.name] + ')']
                     record = StepRecord(
                         step.name, step.kind, step.config, checkpoint=self.reuse[step.name])
+                elif step.kind == 'eval_labels':
+                    try:  # reads the dataset's split: say what is missing, go on
+                        cmd, known = self.command(step, dry=True)
+                    except (OSError, KeyError, ValueError) as e:
+                        cmd, known = [f'(cannot list its images yet: {e})'], {}
+                    record = StepRecord(step.name, step.kind, step.config, **known)
                 else:
                     cmd, known = self.command(step, dry=True)
                     record = StepRecord(step.name, step.kind, step.config, **known)

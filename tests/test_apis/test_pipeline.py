@@ -435,3 +435,12 @@ def test_run_wide_cfg_options_reach_every_tool_step_but_scripts(tmp_path):
     assert not any('clip_checkpoint' in a for a in cmds['t'] + cmds['ev'])
     with pytest.raises(PipelineError, match='expected KEY=VALUE'):
         PipelineRunner(steps, str(tmp_path / 'w'), cfg_options=['oops'])
+
+
+def test_dry_run_without_the_data_says_what_label_eval_lacks(tmp_path):
+    from mmwsss.apis.pipeline import PipelineRunner
+    steps = recipe_steps(_cfg(bg_thr='seeds'), CAM)
+    out = PipelineRunner(steps, str(tmp_path / 'w'), data_root=str(tmp_path / 'none')).dry_run()
+    cmds = {s.name: ' '.join(c) for s, c in out}
+    assert cmds['label_eval'].startswith('(cannot list its images yet:')
+    assert str(tmp_path / 'none') in cmds['label_eval']
