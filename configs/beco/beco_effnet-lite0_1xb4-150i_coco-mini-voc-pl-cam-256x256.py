@@ -129,7 +129,17 @@ _beco = 'configs/beco/beco_effnet-lite0_1xb4-150i_coco-mini-voc-pl-cam-256x256.p
 wsss_recipe = dict(steps=[
     dict(name='stage1', kind='train', config=_cam),
     dict(name='seeds', kind='test', config=_cam, checkpoint='stage1', role='seeds'),
-    dict(name='pseudo_labels', kind='labels', config=_beco_labels, checkpoint='stage1'),
+    # the seeds' swept threshold reaches the confidence-mask refiner, which writes the label
+    # itself (0.42 in beco-labels_cam is that sweep's value for the quickstart checkpoint)
+    dict(
+        name='pseudo_labels',
+        kind='labels',
+        config=_beco_labels,
+        checkpoint='stage1',
+        cfg_options={
+            'pseudo_label_cfg.refiners.0.bg_thr': '{bg_thr:seeds}',
+            'pseudo_label_cfg.bg_thr': '{bg_thr:seeds}'
+        }),
     dict(name='label_eval', kind='eval_labels', labels='pseudo_labels', config=_beco_labels),
     dict(name='stage2', kind='train', config=_beco, labels='pseudo_labels'),
     dict(name='stage2_val', kind='test', config=_beco, checkpoint='stage2', role='final'),
