@@ -153,3 +153,19 @@ def test_strip_checkpoint_wraps_a_bare_state_dict(publish):
 
 class _Opaque:
     pass
+
+
+def test_published_file_has_the_usual_permissions(tmp_path):
+    """A temporary-file writer (mkstemp) leaves 0600: a published checkpoint must be
+    readable like any file the user writes (umask applies)."""
+    import torch
+    tool = load_tool('tools/model_converters/publish_model.py')
+    old = os.umask(0o022)
+    try:
+        path = tool.save_atomic_hashed({'state_dict': {'w': torch.ones(2)}, 'meta': {}},
+                                       str(tmp_path / 'm'))
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o644
+    with open(path, 'rb') as f:
+        assert osp.basename(path) == f'm-{hashlib.sha256(f.read()).hexdigest()[:8]}.pth'

@@ -23,10 +23,8 @@ where they are hosted (``--base-url``) or their local path.
 """
 import argparse
 import hashlib
-import os
 import os.path as osp
 import sys
-import tempfile
 from typing import Optional
 
 import torch
@@ -55,23 +53,19 @@ def strip_checkpoint(ckpt: dict) -> dict:
 
 
 def save_atomic_hashed(ckpt: dict, out_stem: str) -> str:
-    """``torch.save`` to a temporary file, then rename to ``OUT_STEM-<sha8>.pth``."""
+    """``torch.save`` into memory, then write ``OUT_STEM-<sha8>.pth`` atomically (the
+    repository's one atomic writer: a crash leaves no half-written file, and the file gets
+    the usual permissions, not a temporary file's 0600)."""
+    import io
+
+    from mmwsss.utils.io import atomic_write_bytes
     if out_stem.endswith('.pth'):
         out_stem = out_stem[:-len('.pth')]
-    out_dir = osp.dirname(osp.abspath(out_stem))
-    os.makedirs(out_dir, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix='.pth.tmp', dir=out_dir)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(ckpt, f)
-            f.flush()
-            os.fsync(f.fileno())
-        final = f'{out_stem}-{sha256sum(tmp)[:8]}.pth'
-        os.replace(tmp, final)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    data = buf.getvalue()
+    final = f'{out_stem}-{hashlib.sha256(data).hexdigest()[:8]}.pth'
+    atomic_write_bytes(final, data)
     return final
 
 
