@@ -18,24 +18,23 @@ import sys
 import mmwsss  # noqa: F401  (registries, checkpoint allow-list)
 from mmwsss.apis.benchmark import benchmark_entries, run_benchmark, write_benchmark
 
-NOTES = (
-    'All rows ran on the same data root with the CPU configs their metafiles tag, each with '
-    'its own recipe (`wsss_recipe` in the config: the chain the method\'s README measured). '
-    'Seed mIoU: the seeds step on the training images, at the best background threshold of '
-    'the sweep where the method thresholds (bg_thr), its own argmax rule where it has a '
-    'learned background (bg_thr —); label columns: the pseudo labels the recipe writes, on '
-    'the same images; stage-2 mIoU: the segmenter trained on them (the same DeepLabV3+ '
-    'EfficientNet-Lite0 config for every two-stage row; a single-stage method\'s own '
-    'segmenter), on the val images. Times and memory: this machine, wall clock and peak '
-    'resident memory of each step\'s process; a stage 1 reused with `--checkpoint` reports '
-    'the training time logged by the run that trained it. Schedules (iterations) and '
-    'backbones differ by row, as each method\'s CPU config sizes them: see those columns. '
-    'What this shows: that each recipe runs end to end on real photos, what each stage '
-    'costs, and how seeds, labels and stage 2 relate within a row. What it does not show: a '
-    'ranking of methods: 104 training images and a few hundred CPU iterations are far too '
-    'few, and the rows with random CLIP / SAM weights (no such weights ship in a package) '
-    'check the plumbing only. Status `partial`: the row stopped after some steps (e.g. '
-    '`--until label_eval`); `not run`: its recipe exists, nothing ran yet.')
+NOTES = ('All rows ran on the same data root with the CPU configs their metafiles tag, each with '
+         'its own recipe (`wsss_recipe` in the config: the chain the method\'s README measured). '
+         'Seed mIoU: the seeds step on the training images, at the best background threshold of '
+         'the sweep where the method thresholds (bg_thr), its own argmax rule where it has a '
+         'learned background (bg_thr —); label columns: the pseudo labels the recipe writes, on '
+         'the same images; stage-2 mIoU: the segmenter trained on them (the same DeepLabV3+ '
+         'EfficientNet-Lite0 config for every two-stage row; a single-stage method\'s own '
+         'segmenter), on the val images. Times and memory: this machine, wall clock and peak '
+         'resident memory of each step\'s process; a stage 1 reused with `--checkpoint` reports '
+         'the training time logged by the run that trained it. Schedules (iterations) and '
+         'backbones differ by row, as each method\'s CPU config sizes them: see those columns. '
+         'What this shows: that each recipe runs end to end on real photos, what each stage '
+         'costs, and how seeds, labels and stage 2 relate within a row. What it does not show: a '
+         'ranking of methods: 104 training images and a few hundred CPU iterations are far too '
+         'few, and the rows with random CLIP / SAM weights (no such weights ship in a package) '
+         'check the plumbing only. Status `partial`: the row stopped after some steps (e.g. '
+         '`--until label_eval`); `not run`: its recipe exists, nothing ran yet.')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
