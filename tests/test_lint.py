@@ -11,9 +11,9 @@ PATHS = ['mmwsss', 'tools', 'tests', 'configs', 'projects', 'setup.py']
 
 @pytest.mark.parametrize(
     'cmd', [
-        ['-m', 'flake8', *PATHS],
+        ['-m', 'flake8', '-j', '2', *PATHS],
         ['-m', 'isort', '--check-only', '--diff', *PATHS],
-        ['-m', 'yapf', '--diff', '--recursive', *PATHS],
+        ['-m', 'yapf', '--diff', '--recursive', '--parallel', *PATHS],
     ],
     ids=['flake8', 'isort', 'yapf'])
 def test_tree_is_lint_clean(cmd):

@@ -162,8 +162,12 @@ def test_published_file_has_the_usual_permissions(tmp_path):
     tool = load_tool('tools/model_converters/publish_model.py')
     old = os.umask(0o022)
     try:
-        path = tool.save_atomic_hashed({'state_dict': {'w': torch.ones(2)}, 'meta': {}},
-                                       str(tmp_path / 'm'))
+        path = tool.save_atomic_hashed({
+            'state_dict': {
+                'w': torch.ones(2)
+            },
+            'meta': {}
+        }, str(tmp_path / 'm'))
     finally:
         os.umask(old)
     assert os.stat(path).st_mode & 0o777 == 0o644
