@@ -36,7 +36,7 @@ def _train(cfg, work, root, train, iters, *extra):
 def test_xarch_trains_scores_and_fuses(tmp_path):
     root = coco_mini_converted('voc')
     split_dir = osp.join(root, 'ImageSets', 'Segmentation')
-    train = first_ids(tmp_path, 'train4.txt', osp.join(split_dir, 'train.txt'), 4)
+    train = first_ids(tmp_path, 'train2.txt', osp.join(split_dir, 'train.txt'), 2)
     work = str(tmp_path / 'xarch')
     out = _train(XCFG, work, root, train, 2,
                  *[f'model.loss_terms.{i}.schedule.start=-1' for i in (2, 3, 4)])
